@@ -1,0 +1,3 @@
+from autofy.cli import app
+
+app(prog_name="autofy")

@@ -1,0 +1,101 @@
+"""Autofy's settings: one class, read from `AUTOFY_*` environment variables (or a `.env` file)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Where the embedded PostgreSQL and generated dev secrets live.
+
+    The embedded server widens the permissions of every parent folder of its data folder so its own
+    system user can reach it; as root that must not be a home folder such as /root.
+    """
+    if os.geteuid() == 0:
+        return Path("/var/lib/autofy")
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "autofy"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AUTOFY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (with pgvector). Unset: Autofy runs its own embedded server.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the embedded database and generated development secrets.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL users reach Autofy at (webhook and OAuth redirect URLs).",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret for access tokens (a Supabase project's JWT secret works).",
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Credential encryption keys as `id:base64key` pairs separated by commas; "
+            "the first one encrypts, all of them decrypt."
+        ),
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="Connections per process.")
+    api_key_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Server secret for the keyed hash (HMAC-SHA256) of API keys. Unset: derived from "
+            "AUTOFY_JWT_SECRET, so changing that secret also invalidates every API key."
+        ),
+    )
+    access_token_ttl_seconds: int = Field(
+        default=3600, ge=60, description="Lifetime of an access token (JWT), in seconds."
+    )
+    refresh_token_ttl_seconds: int = Field(
+        default=30 * 24 * 3600,
+        ge=300,
+        description="Lifetime of a refresh token and of an idle sign-in session, in seconds.",
+    )
+    password_min_length: int = Field(
+        default=10, ge=8, le=128, description="Shortest password accepted at sign-up."
+    )
+    sign_in_failures_per_email: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins allowed for one email within the window before 429.",
+    )
+    sign_in_failures_per_ip: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins allowed from one IP address within the window before 429.",
+    )
+    sign_in_failure_window_seconds: int = Field(
+        default=900, ge=1, description="The window failed sign-ins are counted in, in seconds."
+    )
+    max_request_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body accepted; larger bodies get 413.",
+    )
+    log_level: str = Field(default="INFO", description="Python log level.")
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,83 @@
+"""Engines and the two kinds of transaction Autofy runs: *as a user* (RLS applies) and *as the service*.
+
+Every user request runs inside `Database.user_session(claims)`: one statement switches the role to
+`authenticated` and publishes the JWT claims, exactly as PostgREST does on Supabase, so the row-level
+security policies, not Python filters, decide what the user can see. Workers, the scheduler and
+sign-up run in `Database.service_session()` as `service_role`. Both commit when the block ends
+without an error and roll back otherwise: this is the edge where Autofy commits.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+_SET_ROLE_AND_CLAIMS = text(
+    "select set_config('role', :role, true), set_config('request.jwt.claims', :claims, true)"
+)
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """Turn a libpq URL (`postgresql://…`, `postgres://…`) into an async SQLAlchemy URL (asyncpg)."""
+    parts = urlsplit(database_url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme not in {"postgresql", "postgres"}:
+        raise ValueError(f"AUTOFY_DATABASE_URL must start with postgresql:// (got {parts.scheme}://)")
+    # asyncpg takes libpq's `sslmode` as `ssl`.
+    query = [("ssl", v) if k == "sslmode" else (k, v) for k, v in parse_qsl(parts.query)]
+    return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), ""))
+
+
+def user_claims(user_id: uuid.UUID, email: str | None = None, **extra: Any) -> dict[str, Any]:
+    """Supabase's claim set for an authenticated user, as `auth.uid()` and `auth.jwt()` read it."""
+    claims = {"sub": str(user_id), "role": "authenticated", "email": email, "aud": "authenticated"}
+    return claims | extra
+
+
+class Database:
+    """One async engine per process, and the transactions the rest of Autofy runs in."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = database_url
+        self.engine: AsyncEngine = create_async_engine(
+            sqlalchemy_url(database_url),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            echo=echo,
+        )
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def user_session(self, claims: Mapping[str, Any]) -> AsyncIterator[AsyncSession]:
+        """A transaction as the user the claims name: role `authenticated`, RLS enforced."""
+        async with self._transaction(role="authenticated", claims=claims) as session:
+            yield session
+
+    @asynccontextmanager
+    async def anon_session(self) -> AsyncIterator[AsyncSession]:
+        """A transaction as an anonymous caller: role `anon`, which may read almost nothing."""
+        async with self._transaction(role="anon", claims={"role": "anon"}) as session:
+            yield session
+
+    @asynccontextmanager
+    async def service_session(self) -> AsyncIterator[AsyncSession]:
+        """A transaction as `service_role` (bypasses RLS): for workers, the scheduler, sign-up."""
+        async with self._transaction(role="service_role", claims={"role": "service_role"}) as s:
+            yield s
+
+    @asynccontextmanager
+    async def _transaction(self, *, role: str, claims: Mapping[str, Any]) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session, session.begin():
+            await session.execute(_SET_ROLE_AND_CLAIMS, {"role": role, "claims": json.dumps(dict(claims))})
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
