@@ -20,6 +20,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -59,7 +60,7 @@ class FakeServer:
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
         self.app = Starlette(routes=self.routes())
-        self.app.middleware("http")(self._middleware)
+        self.app.add_middleware(BaseHTTPMiddleware, dispatch=self._middleware)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None

@@ -103,7 +103,7 @@ class AuthSpec(BaseModel):
 SaveCredentials = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-async def _discard_credentials(_: dict[str, Any]) -> None:
+async def discard_credentials(_: dict[str, Any]) -> None:
     return None
 
 
@@ -121,7 +121,7 @@ class ConnectorContext:
     credentials: Mapping[str, Any]
     configuration: Mapping[str, Any]
     http: httpx.AsyncClient
-    save_credentials: SaveCredentials = _discard_credentials
+    save_credentials: SaveCredentials = discard_credentials
     extras: dict[str, Any] = field(default_factory=dict)
 
     def api_base(self, default: str) -> str:
@@ -210,7 +210,7 @@ MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 ErrorMessageReader = Callable[[httpx.Response], str | None]
 
 
-def _retry_after_seconds(response: httpx.Response) -> float | None:
+def retry_after_seconds(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None
@@ -259,7 +259,7 @@ async def send(
     detail = _safe_message(error_message, response) or response.reason_phrase
     message = f"{provider} answered {status}: {detail}"
     if status == 429 or status >= 500:
-        raise TransientError(message, status_code=status, retry_after=_retry_after_seconds(response))
+        raise TransientError(message, status_code=status, retry_after=retry_after_seconds(response))
     if status in (401, 403):
         raise AuthenticationError(message, status_code=status)
     raise PermanentError(message, status_code=status)

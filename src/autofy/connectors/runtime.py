@@ -1,0 +1,99 @@
+"""Running one action for a step: its context (credentials, configuration, HTTP client) and the
+checks around `run` (input model, output model, time limit)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from autofy.connectors.catalog import Catalog, UnknownAction, UnknownService
+from autofy.connectors.outbound import OutboundPolicy, outbound_client
+from autofy.connectors.sdk import (
+    Connector,
+    ConnectorContext,
+    PermanentError,
+    SaveCredentials,
+    TransientError,
+    discard_credentials,
+)
+
+# An action's whole run, retries of the engine aside; LLM calls are the slowest legitimate ones.
+DEFAULT_ACTION_TIMEOUT_SECONDS = 300.0
+# Services whose every call goes to a URL the user chose (the HTTP request step).
+USER_URL_SERVICES = frozenset({"core"})
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def needs_guard(connector: Connector, configuration: Mapping[str, Any]) -> bool:
+    """Guard calls whose destination a user chose; a connector's own default base URL is trusted."""
+    return connector.service_name in USER_URL_SERVICES or bool(configuration.get("api_base"))
+
+
+@asynccontextmanager
+async def connector_context(
+    connector: Connector,
+    *,
+    credentials: Mapping[str, Any],
+    configuration: Mapping[str, Any],
+    policy: OutboundPolicy,
+    save_credentials: SaveCredentials = discard_credentials,
+) -> AsyncIterator[ConnectorContext]:
+    """A context for one call to `connector`, its HTTP client closed on exit.
+
+    `credentials` are the integration's decrypted credentials (empty for built-in steps),
+    `configuration` its non-secret configuration (`api_base` among it).
+    """
+    async with outbound_client(policy, guarded=needs_guard(connector, configuration)) as http:
+        yield ConnectorContext(
+            service_name=connector.service_name,
+            credentials=credentials,
+            configuration=configuration,
+            http=http,
+            save_credentials=save_credentials,
+        )
+
+
+def parse_input(model: type[ModelT], data: Mapping[str, Any]) -> ModelT:
+    """Rendered configuration into its model; a mismatch is a permanent error naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in detail['loc']) or 'configuration'}: "
+            + detail["msg"].removeprefix("Value error, ")
+            for detail in error.errors()
+        )
+        raise PermanentError(f"invalid configuration: {details}") from None
+
+
+async def run_action(
+    catalog: Catalog,
+    service_name: str,
+    action_name: str,
+    configuration: Mapping[str, Any],
+    ctx: ConnectorContext,
+    *,
+    timeout_seconds: float = DEFAULT_ACTION_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
+    """Run an action on its rendered configuration and return its output as JSON-able data."""
+    try:
+        action = catalog.action(service_name, action_name)
+    except (UnknownService, UnknownAction) as error:
+        raise PermanentError(error.message) from None
+    params = parse_input(action.input_model, configuration)
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            output = await action.run(ctx, params)
+    except TimeoutError:
+        raise TransientError(
+            f"{service_name}/{action_name} did not finish within {timeout_seconds:g} s"
+        ) from None
+    if not isinstance(output, action.output_model):
+        raise TypeError(f"{service_name}/{action_name} returned {type(output).__name__}")
+    result: dict[str, Any] = output.model_dump(mode="json", by_alias=True)
+    return result
