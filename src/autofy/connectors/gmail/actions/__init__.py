@@ -1,0 +1,1 @@
+"""Gmail actions, one per module."""

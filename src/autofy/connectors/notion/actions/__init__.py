@@ -1,0 +1,1 @@
+"""Notion actions, one per module."""

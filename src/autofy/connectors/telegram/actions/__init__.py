@@ -1,0 +1,1 @@
+"""Telegram actions, one per module."""
