@@ -1,0 +1,30 @@
+"""What the OpenAI, Anthropic, Gemini and OpenRouter connectors share, and what the assistant reuses.
+
+- `chat_model(service_name, credentials, configuration, model=..., ...)`: the LangChain chat model
+  for an integration (`opened_chat_model` closes it after use, else `close_chat_model`);
+- `provider_errors(display_name, secrets)`: turns what a model call raises into connector errors;
+- `token_usage(message)` and `credits_for_usage(input_tokens, output_tokens)`: usage and its price;
+- `list_models(ctx)`: the provider's model list (also the connection test).
+"""
+
+from autofy.connectors.llm.chat_models import chat_model, close_chat_model, opened_chat_model
+from autofy.connectors.llm.errors import connector_error, provider_errors
+from autofy.connectors.llm.models import ModelList, list_models
+from autofy.connectors.llm.providers import PROVIDERS, Provider, provider_named
+from autofy.connectors.llm.usage import TokenUsage, credits_for_usage, token_usage
+
+__all__ = [
+    "PROVIDERS",
+    "ModelList",
+    "Provider",
+    "TokenUsage",
+    "chat_model",
+    "close_chat_model",
+    "connector_error",
+    "credits_for_usage",
+    "list_models",
+    "opened_chat_model",
+    "provider_errors",
+    "provider_named",
+    "token_usage",
+]
