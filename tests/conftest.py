@@ -23,6 +23,8 @@ from autofy.db.embedded import EmbeddedPostgres
 from autofy.db.engine import Database
 from tests.support import database_url_with_name
 
+pytest_plugins = ["tests.api_fixtures", "tests.fakes.service_fixtures", "tests.fakes.llm_fixtures"]
+
 TEMPLATE_DATABASE = "autofy_test_template"
 
 
@@ -45,7 +47,18 @@ def postgres_server_url() -> Iterator[str]:
     data_dir = Path(tempfile.mkdtemp(prefix="autofy-test-"))
     server = EmbeddedPostgres(data_dir)
     try:
-        yield server.start()
+        url = server.start()
+        # A throwaway server: durability buys the tests nothing and costs them a lot of time.
+        asyncio.run(
+            _admin(
+                url,
+                "alter system set fsync = off",
+                "alter system set synchronous_commit = off",
+                "alter system set full_page_writes = off",
+                "select pg_reload_conf()",
+            )
+        )
+        yield url
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
