@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     password_min_length: int = Field(
         default=10, ge=8, le=128, description="Shortest password accepted at sign-up."
     )
+    password_hash_memory_kib: int = Field(
+        default=19_456,
+        ge=1024,
+        description=(
+            "argon2id memory cost per password hash, in KiB (OWASP: 19 MiB with time cost 2). "
+            "Tests lower it for speed; production should keep the default or raise it."
+        ),
+    )
+    password_hash_time_cost: int = Field(
+        default=2, ge=1, description="argon2id iterations per password hash (OWASP: 2 at 19 MiB)."
+    )
     sign_in_failures_per_email: int = Field(
         default=5,
         ge=1,
@@ -90,6 +101,35 @@ class Settings(BaseSettings):
         description="Largest request body accepted; larger bodies get 413.",
     )
     log_level: str = Field(default="INFO", description="Python log level.")
+    outbound_allow_private_network: bool = Field(
+        default=False,
+        description=(
+            "Let workflows and integration base URLs reach private, loopback and link-local "
+            "addresses (a local LLM server, say). Off, such requests are refused (SSRF guard)."
+        ),
+    )
+    health_check_interval_seconds: float = Field(
+        default=30.0, gt=0, description="Seconds between health checks recorded in system_status."
+    )
+    prune_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="Seconds between retention pruning rounds."
+    )
+    status_retention_days: int = Field(
+        default=7, ge=1, description="Days health-check rows (system_status) are kept."
+    )
+    retention_days_free: int = Field(
+        default=14, ge=1, description="Days a free-plan user's finished executions are kept."
+    )
+    retention_days_pro: int = Field(
+        default=90, ge=1, description="Days a pro-plan user's finished executions are kept."
+    )
+    retention_days_enterprise: int = Field(
+        default=365, ge=1, description="Days an enterprise user's finished executions are kept."
+    )
+    audit_retention_days: int = Field(default=730, ge=1, description="Days audit log entries are kept.")
+    prune_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Rows deleted per transaction when pruning."
+    )
 
     @property
     def uses_embedded_database(self) -> bool:

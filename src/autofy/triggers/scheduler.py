@@ -1,0 +1,114 @@
+"""The scheduler: fires due schedules and runs due polls. Any number may run at once, on any
+machines; they coordinate only through PostgreSQL.
+
+A schedule's slot is claimed with `FOR UPDATE SKIP LOCKED` and moved on (`next_fire_at`) in the
+transaction that starts its run, whose dedupe key names the slot: two schedulers never fire one
+slot twice, and a crash between the two leaves neither. Polls work the same way (see polling.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from autofy.config import Settings
+from autofy.connectors.catalog import Schedule
+from autofy.db.engine import Database
+from autofy.triggers import repository
+from autofy.triggers.polling import ConnectorAccess, poll_due
+from autofy.triggers.runs import start_or_record
+from autofy.triggers.schedule import due_slot
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# How often a scheduler looks for due schedules and polls; a slot fires at most this late.
+TICK_SECONDS = 1.0
+# Schedules claimed per transaction; the rest wait for the next tick (or another scheduler).
+SCHEDULE_BATCH = 200
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Scheduler:
+    """One scheduler's work, one tick at a time, on the time its clock gives (tests pass their own)."""
+
+    def __init__(self, database: Database, access: ConnectorAccess, *, clock: Clock = utc_now) -> None:
+        self.database = database
+        self.access = access
+        self.clock = clock
+
+    async def fire_due_schedules(self) -> int:
+        """Start the runs of every due schedule this scheduler could claim; how many it fired."""
+        now = self.clock()
+        # Executions and schedules are written by the service role only.
+        async with self.database.service_session() as session:
+            due = await repository.claim_due_schedules(session, now, SCHEDULE_BATCH)
+            for stored in due:
+                zone = ZoneInfo(stored.timezone)
+                slot = due_slot(Schedule(stored.expression, zone), stored.next_fire_at, now)
+                await start_or_record(
+                    session,
+                    workflow_id=stored.workflow_id,
+                    trigger_type="scheduled",
+                    trigger_data={
+                        "scheduled_for": slot.scheduled_for.astimezone(zone).isoformat(),
+                        "timezone": stored.timezone,
+                        "missed_slots": slot.missed_slots,
+                    },
+                    dedupe_key=f"schedule:{slot.scheduled_for.isoformat()}",
+                )
+                await repository.advance_schedule(
+                    session, stored.workflow_id, fired=slot.scheduled_for, next_fire_at=slot.next_fire_at
+                )
+        return len(due)
+
+    async def poll_due(self) -> int:
+        """Poll every due polling trigger this scheduler could claim; how many it polled."""
+        return await poll_due(self.database, self.access, self.clock())
+
+    async def tick(self) -> None:
+        await self.fire_due_schedules()
+        await self.poll_due()
+
+
+async def run_scheduler(
+    database_url: str,
+    settings: Settings,
+    stop_event: asyncio.Event,
+    *,
+    tick_seconds: float = TICK_SECONDS,
+    clock: Clock = utc_now,
+) -> None:
+    """Run schedules and polls until `stop_event` is set (`autofy scheduler`, or inside `autofy serve`).
+
+    Schedules and polls run as two loops, so a slow service being polled never delays a schedule.
+    """
+    database = Database(database_url, pool_size=settings.db_pool_size)
+    scheduler = Scheduler(database, ConnectorAccess.from_settings(settings), clock=clock)
+    try:
+        async with asyncio.TaskGroup() as loops:
+            loops.create_task(_every(tick_seconds, stop_event, scheduler.fire_due_schedules, "schedules"))
+            loops.create_task(_every(tick_seconds, stop_event, scheduler.poll_due, "polls"))
+    finally:
+        await database.dispose()
+
+
+async def _every(
+    seconds: float, stop_event: asyncio.Event, work: Callable[[], Awaitable[int]], name: str
+) -> None:
+    while not stop_event.is_set():
+        try:
+            await work()
+        except Exception:
+            # A database restart or a network failure must not end the scheduler: the next tick
+            # starts over from what is committed.
+            logger.exception("scheduler: %s tick failed; trying again", name)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop_event.wait(), timeout=seconds)

@@ -1,0 +1,101 @@
+"""Trigger test harness: the app with the trigger routes, connector access for the fakes, a
+controllable clock for schedulers, and small helpers to read executions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select, text
+
+from autofy.config import Settings
+from autofy.connectors.catalog import catalog
+from autofy.connectors.outbound import OutboundPolicy
+from autofy.db import tables
+from autofy.db.engine import Database
+from autofy.runtime import generate_encryption_key
+from autofy.security.crypto import CredentialCipher
+from autofy.triggers.polling import ConnectorAccess
+from autofy.triggers.service import on_workflow_status_changed
+from tests.api_fixtures import TEST_JWT_SECRET
+from tests.factories import User, Workflow
+
+
+@pytest.fixture
+def api_settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        jwt_secret=SecretStr(TEST_JWT_SECRET),
+        encryption_keys=SecretStr(generate_encryption_key()),
+        # The fake services listen on loopback.
+        outbound_allow_private_network=True,
+    )
+
+
+@pytest.fixture
+def connectors(api_settings: Settings) -> ConnectorAccess:
+    return ConnectorAccess(
+        catalog=catalog(),
+        cipher=CredentialCipher.from_settings(api_settings),
+        policy=OutboundPolicy(allow_private_network=True),
+    )
+
+
+@dataclass
+class FakeClock:
+    """A scheduler's clock that moves only when the test moves it."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def activate(database: Database, connectors: ConnectorAccess) -> Any:
+    """`await activate(workflow, now=...)`: set the workflow active as its owner and run the hook
+    the status change runs (in the same transaction, as the API does)."""
+
+    async def run(
+        workflow: Workflow, user: User, *, now: datetime | None = None, status: str = "active"
+    ) -> None:
+        async with database.user_session(user.claims) as session:
+            await session.execute(
+                tables.workflows.update().where(tables.workflows.c.id == workflow.id).values(status=status)
+            )
+            await on_workflow_status_changed(session, workflow.id, status, connectors=connectors, now=now)
+
+    return run
+
+
+async def executions_of(database: Database, workflow_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The workflow's executions, oldest first, read as the service."""
+    e = tables.workflow_executions
+    async with database.service_session() as session:
+        rows = await session.execute(
+            select(e.c.id, e.c.execution_status, e.c.trigger_data, e.c.error_message, e.c.metadata)
+            .where(e.c.workflow_id == workflow_id)
+            .order_by(e.c.started_at, e.c.id)
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+async def set_credits(database: Database, user: User, *, used: int, limit: int) -> None:
+    async with database.service_session() as session:
+        await session.execute(
+            text("update public.profiles set credits_used = :used, credits_limit = :limit where id = :id"),
+            {"used": used, "limit": limit, "id": user.id},
+        )
