@@ -13,7 +13,7 @@ from autofy.connectors.sdk import AuthenticationError, ConnectorContext
 from tests.fakes.gmail import FakeGmail
 from tests.fakes.service_fixtures import CredentialsRecorder
 
-REDIRECT_URI = "https://autofy.example/api/v1/integrations/oauth/gmail/callback"
+REDIRECT_URI = "https://autofy.example/api/v1/integrations/gmail/oauth/callback"
 
 
 def test_authorization_url_asks_for_offline_access_with_consent() -> None:

@@ -1,0 +1,1 @@
+"""Executions, read side: history, one run with its step results, and the dashboard."""

@@ -1,0 +1,146 @@
+"""SQL for reading executions and the dashboard's figures (RLS shows only the caller's rows)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, RowMapping, Select, extract, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autofy.db.tables import profiles, workflow_executions, workflows
+from autofy.workflows import pagination
+
+_executions = workflow_executions.c
+
+
+@dataclass(frozen=True)
+class ExecutionFilters:
+    status: str | None = None
+    workflow_id: uuid.UUID | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+
+
+def _with_workflow_name(*extra_columns: ColumnElement[Any]) -> Select[Any]:
+    return select(
+        _executions.id,
+        _executions.workflow_id,
+        workflows.c.name.label("workflow_name"),
+        _executions.execution_status,
+        _executions.started_at,
+        _executions.completed_at,
+        extract("epoch", _executions.duration).label("duration_seconds"),
+        _executions.total_steps,
+        _executions.completed_steps,
+        _executions.failed_steps,
+        _executions.error_message,
+        _executions.error_step_id,
+        _executions.credits_used,
+        *extra_columns,
+    ).join(workflows, workflows.c.id == _executions.workflow_id)
+
+
+async def list_executions(
+    session: AsyncSession,
+    filters: ExecutionFilters,
+    *,
+    limit: int,
+    offset: int,
+    cursor: pagination.Cursor | None,
+) -> tuple[list[RowMapping], int]:
+    """One page of executions, newest first, and how many match the filters."""
+    conditions = []
+    if filters.status is not None:
+        conditions.append(_executions.execution_status == filters.status)
+    if filters.workflow_id is not None:
+        conditions.append(_executions.workflow_id == filters.workflow_id)
+    if filters.started_after is not None:
+        conditions.append(_executions.started_at >= filters.started_after)
+    if filters.started_before is not None:
+        conditions.append(_executions.started_at < filters.started_before)
+    total = await session.scalar(select(func.count()).select_from(workflow_executions).where(*conditions))
+    query = _with_workflow_name().where(*conditions)
+    if cursor is not None:
+        query = query.where(pagination.after(_executions.started_at, _executions.id, cursor, descending=True))
+    query = query.order_by(*pagination.order_by(_executions.started_at, _executions.id, descending=True))
+    result = await session.execute(query.limit(limit).offset(offset))
+    return list(result.mappings().all()), int(total or 0)
+
+
+async def get_execution(session: AsyncSession, execution_id: uuid.UUID) -> RowMapping | None:
+    query = _with_workflow_name(
+        _executions.trigger_data, _executions.step_results, _executions.metadata
+    ).where(_executions.id == execution_id)
+    row: RowMapping | None = (await session.execute(query)).mappings().one_or_none()
+    return row
+
+
+async def workflow_exists(session: AsyncSession, workflow_id: uuid.UUID) -> bool:
+    found = await session.scalar(select(workflows.c.id).where(workflows.c.id == workflow_id))
+    return found is not None
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    workflows_total: int
+    workflows_active: int
+    executions_total: int
+    executions_completed: int
+    executions_failed: int
+    executions_running: int
+    credits_used: int
+    credits_limit: int
+
+
+async def dashboard_figures(session: AsyncSession, user_id: uuid.UUID) -> DashboardFigures:
+    workflow_counts = (
+        await session.execute(
+            select(func.count(), func.count().filter(workflows.c.status == "active")).select_from(workflows)
+        )
+    ).one()
+    status = _executions.execution_status
+    execution_counts = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(status == "completed"),
+                func.count().filter(status == "failed"),
+                func.count().filter(status == "running"),
+            ).select_from(workflow_executions)
+        )
+    ).one()
+    credits = (
+        await session.execute(
+            select(profiles.c.credits_used, profiles.c.credits_limit).where(profiles.c.id == user_id)
+        )
+    ).one()
+    return DashboardFigures(
+        workflows_total=int(workflow_counts[0]),
+        workflows_active=int(workflow_counts[1]),
+        executions_total=int(execution_counts[0]),
+        executions_completed=int(execution_counts[1]),
+        executions_failed=int(execution_counts[2]),
+        executions_running=int(execution_counts[3]),
+        credits_used=int(credits.credits_used or 0),
+        credits_limit=int(credits.credits_limit or 0),
+    )
+
+
+async def recent_failures(session: AsyncSession, *, limit: int) -> list[RowMapping]:
+    result = await session.execute(
+        select(
+            _executions.id.label("execution_id"),
+            _executions.workflow_id,
+            workflows.c.name.label("workflow_name"),
+            _executions.error_message,
+            _executions.started_at,
+        )
+        .join(workflows, workflows.c.id == _executions.workflow_id)
+        .where(_executions.execution_status == "failed")
+        .order_by(_executions.started_at.desc(), _executions.id.desc())
+        .limit(limit)
+    )
+    return list(result.mappings().all())

@@ -1,0 +1,88 @@
+"""Reading executions: the history, one run with its step results, and the dashboard summary.
+
+Executions are written by the engine (as the service role); users only read them, and RLS shows
+each user only their own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autofy.errors import NotFoundError, ValidationFailedError
+from autofy.executions import repository
+from autofy.executions.repository import ExecutionFilters
+from autofy.executions.schemas import Dashboard, Execution, ExecutionSummary, RecentFailure
+from autofy.workflows import pagination
+from autofy.workflows.schemas import Page
+from autofy.workflows.service import WorkflowNotFound
+
+RECENT_FAILURES = 5
+# Executions are listed newest first; the cursor remembers that order.
+_SORT = "started_at:desc"
+
+
+class ExecutionNotFound(NotFoundError):
+    def __init__(self, execution_id: uuid.UUID) -> None:
+        super().__init__(f"Execution {execution_id} does not exist.")
+
+
+async def list_executions(
+    session: AsyncSession,
+    filters: ExecutionFilters,
+    *,
+    limit: int,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> Page[ExecutionSummary]:
+    if (
+        filters.started_after is not None
+        and filters.started_before is not None
+        and filters.started_after >= filters.started_before
+    ):
+        message = "started_after must be earlier than started_before."
+        raise ValidationFailedError(message, details=[{"field": "query.started_after", "message": message}])
+    if filters.workflow_id is not None and not await repository.workflow_exists(session, filters.workflow_id):
+        raise WorkflowNotFound(filters.workflow_id)
+    position = (
+        pagination.decode_cursor(cursor, sort=_SORT, parse_value=datetime.fromisoformat) if cursor else None
+    )
+    # One row more than the page tells whether a next page exists.
+    rows, total = await repository.list_executions(
+        session, filters, limit=limit + 1, offset=offset, cursor=position
+    )
+    items = [ExecutionSummary.model_validate(dict(row)) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = pagination.encode_cursor(_SORT, last.started_at, last.id)
+    return Page[ExecutionSummary](
+        items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor
+    )
+
+
+async def get_execution(session: AsyncSession, execution_id: uuid.UUID) -> Execution:
+    row = await repository.get_execution(session, execution_id)
+    if row is None:
+        raise ExecutionNotFound(execution_id)
+    return Execution.model_validate(dict(row))
+
+
+async def dashboard(session: AsyncSession, user_id: uuid.UUID) -> Dashboard:
+    figures = await repository.dashboard_figures(session, user_id)
+    finished = figures.executions_completed + figures.executions_failed
+    failures = await repository.recent_failures(session, limit=RECENT_FAILURES)
+    return Dashboard(
+        workflows_total=figures.workflows_total,
+        workflows_active=figures.workflows_active,
+        executions_total=figures.executions_total,
+        executions_completed=figures.executions_completed,
+        executions_failed=figures.executions_failed,
+        executions_running=figures.executions_running,
+        success_rate=round(figures.executions_completed / finished, 4) if finished else None,
+        credits_used=figures.credits_used,
+        credits_limit=figures.credits_limit,
+        recent_failures=[RecentFailure.model_validate(dict(row)) for row in failures],
+    )

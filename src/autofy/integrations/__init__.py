@@ -1,0 +1,1 @@
+"""Integrations: connected services, their encrypted credentials, connection tests and Gmail OAuth."""

@@ -1,0 +1,1 @@
+"""Workflow templates: browse them and instantiate one into a draft workflow."""

@@ -1,0 +1,1 @@
+"""Workflows and their steps: create, edit, reorder, validate, activate, export and import."""
