@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, text
 
 from autofy.config import Settings
@@ -17,24 +16,10 @@ from autofy.connectors.catalog import catalog
 from autofy.connectors.outbound import OutboundPolicy
 from autofy.db import tables
 from autofy.db.engine import Database
-from autofy.runtime import generate_encryption_key
 from autofy.security.crypto import CredentialCipher
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.service import on_workflow_status_changed
-from tests.api_fixtures import TEST_JWT_SECRET
 from tests.factories import User, Workflow
-
-
-@pytest.fixture
-def api_settings(database_url: str) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        jwt_secret=SecretStr(TEST_JWT_SECRET),
-        encryption_keys=SecretStr(generate_encryption_key()),
-        # The fake services listen on loopback.
-        outbound_allow_private_network=True,
-    )
 
 
 @pytest.fixture
@@ -43,6 +28,7 @@ def connectors(api_settings: Settings) -> ConnectorAccess:
         catalog=catalog(),
         cipher=CredentialCipher.from_settings(api_settings),
         policy=OutboundPolicy(allow_private_network=True),
+        public_url=api_settings.public_url,
     )
 
 

@@ -310,7 +310,7 @@ async def test_the_owner_reads_the_webhook_url_and_signing_state(
 
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["url"] == f"http://127.0.0.1:8000{await hook_path(database, workflow)}"
+    assert body["url"] == f"http://autofy.test{await hook_path(database, workflow)}"
     assert body["accepting"] is True
     assert body["signing_required"] is True
     assert body["signing_secret"] == await signing_secret(database, workflow)

@@ -1,4 +1,4 @@
-"""Polling triggers (Gmail's new email, Telegram's new message): any connector `PollingTrigger`.
+"""Polling triggers (Gmail's new email): any connector `PollingTrigger`.
 
 A poll runs in one service-role transaction that holds the poll's row lock: it asks the service
 for what arrived since the stored cursor, starts one run per item (each with a dedupe key naming
@@ -49,12 +49,14 @@ POLL_CONCURRENCY = 4
 
 @dataclass(frozen=True)
 class ConnectorAccess:
-    """What calling a connector's trigger takes: the catalog, the credentials' cipher, and the
-    outbound policy (timeouts, private-network guard) every call to a service goes through."""
+    """What calling a connector's trigger takes: the catalog, the credentials' cipher, the
+    outbound policy (timeouts, private-network guard) every call to a service goes through, and
+    Autofy's public address (where a service that pushes its events delivers them)."""
 
     catalog: Catalog
     cipher: CredentialCipher
     policy: OutboundPolicy
+    public_url: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectorAccess:
@@ -62,6 +64,7 @@ class ConnectorAccess:
             catalog=catalog(),
             cipher=CredentialCipher.from_settings(settings),
             policy=OutboundPolicy(allow_private_network=settings.outbound_allow_private_network),
+            public_url=settings.public_url,
         )
 
     def trigger(self, service_name: str, trigger_name: str) -> PollingTrigger[Any, Any]:

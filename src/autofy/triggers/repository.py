@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,35 +28,86 @@ class TriggeredWorkflow:
     trigger_step: dict[str, Any] | None  # step 1 when it is a `trigger` step (an app trigger)
 
 
+def _first_step() -> Any:
+    """Each workflow's first enabled step, to join laterally on `workflows`."""
+    s = tables.workflow_steps
+    return (
+        select(s.c.step_type, s.c.service_name, s.c.action_name, s.c.configuration)
+        .where(s.c.workflow_id == tables.workflows.c.id, s.c.is_enabled.is_not(False))
+        .order_by(s.c.step_order)
+        .limit(1)
+        .lateral("first_step")
+    )
+
+
+def _trigger_step(row: Any) -> dict[str, Any] | None:
+    if row.step_type != "trigger":
+        return None
+    return {
+        "step_type": row.step_type,
+        "service_name": row.service_name,
+        "action_name": row.action_name,
+        "configuration": row.configuration,
+    }
+
+
 async def triggered_workflow(session: AsyncSession, workflow_id: uuid.UUID) -> TriggeredWorkflow | None:
     """The workflow and its trigger step, as far as the session's role may see it."""
-    w, s = tables.workflows, tables.workflow_steps
+    w, first = tables.workflows, _first_step()
     row = (
         await session.execute(
-            select(w.c.id, w.c.user_id, w.c.status, w.c.trigger_type, w.c.trigger_config).where(
-                w.c.id == workflow_id
+            select(
+                w.c.id,
+                w.c.user_id,
+                w.c.status,
+                w.c.trigger_type,
+                w.c.trigger_config,
+                first.c.step_type,
+                first.c.service_name,
+                first.c.action_name,
+                first.c.configuration,
             )
+            .select_from(w.outerjoin(first, true()))
+            .where(w.c.id == workflow_id)
         )
     ).one_or_none()
     if row is None:
         return None
-    first_step = (
-        await session.execute(
-            select(s.c.step_type, s.c.service_name, s.c.action_name, s.c.configuration)
-            .where(s.c.workflow_id == workflow_id, s.c.is_enabled.is_not(False))
-            .order_by(s.c.step_order)
-            .limit(1)
-        )
-    ).one_or_none()
-    trigger_step = dict(first_step._mapping) if first_step and first_step.step_type == "trigger" else None
     return TriggeredWorkflow(
         id=row.id,
         user_id=row.user_id,
         status=row.status,
         trigger_type=row.trigger_type,
         trigger_config=dict(row.trigger_config or {}),
-        trigger_step=trigger_step,
+        trigger_step=_trigger_step(row),
     )
+
+
+async def active_workflow_named_by(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    trigger_type: str,
+    trigger_step: tuple[str, str],
+    other_than: uuid.UUID,
+) -> str | None:
+    """The name of another active workflow of the user with this trigger type and trigger step."""
+    w, first = tables.workflows, _first_step()
+    name: str | None = await session.scalar(
+        select(w.c.name)
+        .select_from(w.join(first, true()))
+        .where(
+            w.c.user_id == user_id,
+            w.c.status == "active",
+            w.c.trigger_type == trigger_type,
+            w.c.id != other_than,
+            first.c.step_type == "trigger",
+            first.c.service_name == trigger_step[0],
+            first.c.action_name == trigger_step[1],
+        )
+        .limit(1)
+    )
+    return name
 
 
 async def profile_timezone(session: AsyncSession, user_id: uuid.UUID) -> str | None:
@@ -118,14 +169,27 @@ class WebhookTarget:
     signing_secret: str
     accepting: bool  # an active webhook workflow
     require_signature: bool
+    generated_secret: str  # the one Autofy generated (a service pushing to the hook presents it)
+    trigger_step: dict[str, Any] | None  # step 1 when it names an app trigger (telegram/new_message)
 
 
 async def webhook_target(session: AsyncSession, token: str) -> WebhookTarget | None:
-    h, w = workflow_webhooks, tables.workflows
+    """One query whatever the token names, so every answer costs the same."""
+    h, w, first = workflow_webhooks, tables.workflows, _first_step()
     row = (
         await session.execute(
-            select(h.c.workflow_id, h.c.signing_secret, w.c.status, w.c.trigger_type, w.c.trigger_config)
-            .join(w, w.c.id == h.c.workflow_id)
+            select(
+                h.c.workflow_id,
+                h.c.signing_secret,
+                w.c.status,
+                w.c.trigger_type,
+                w.c.trigger_config,
+                first.c.step_type,
+                first.c.service_name,
+                first.c.action_name,
+                first.c.configuration,
+            )
+            .select_from(h.join(w, w.c.id == h.c.workflow_id).outerjoin(first, true()))
             .where(h.c.token == token)
         )
     ).one_or_none()
@@ -137,6 +201,8 @@ async def webhook_target(session: AsyncSession, token: str) -> WebhookTarget | N
         signing_secret=signing[1],
         accepting=row.status == "active" and row.trigger_type == "webhook",
         require_signature=signing[0],
+        generated_secret=row.signing_secret,
+        trigger_step=_trigger_step(row),
     )
 
 
@@ -421,6 +487,15 @@ async def integration_of(
         return None
     return StoredIntegration(
         row.id, row.user_id, dict(row.credentials), dict(row.configuration or {}), row.status
+    )
+
+
+async def lock_integration(session: AsyncSession, user_id: uuid.UUID, service_name: str) -> None:
+    """Hold the user's integration with `service_name` until the transaction ends (so two
+    activations that both check "who else uses this account" run one after the other)."""
+    i = tables.integrations
+    await session.execute(
+        select(i.c.id).where(i.c.user_id == user_id, i.c.service_name == service_name).with_for_update()
     )
 
 

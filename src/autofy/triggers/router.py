@@ -7,37 +7,51 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
 
 from autofy.auth.dependencies import AppSettings, Principal, RequestMeta, UserSession, require
 from autofy.db.engine import Database
 from autofy.dependencies import get_database
 from autofy.errors import PayloadTooLargeError, error_responses
 from autofy.triggers import service, webhook
-from autofy.triggers.schemas import WebhookAccepted, WebhookEndpoint
+from autofy.triggers.polling import ConnectorAccess
+from autofy.triggers.schemas import WebhookAccepted, WebhookEndpoint, WebhookIgnored
 
 hooks_router = APIRouter(prefix="/hooks", tags=["webhooks"])
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
 Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("write"))]
+_DELIVERY_RESPONSES = {
+    status.HTTP_200_OK: {"model": WebhookIgnored, "description": "Accepted, but no run started."},
+    **error_responses(402, 404, 413, 422),
+}
 
 
-@hooks_router.api_route(
+@hooks_router.post(
     "/{token}",
-    methods=["POST", "PUT"],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=WebhookAccepted,
-    responses=error_responses(402, 404, 413, 422),
+    responses=_DELIVERY_RESPONSES,
+    operation_id="deliver_webhook",
+)
+@hooks_router.put(
+    "/{token}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=WebhookAccepted,
+    responses=_DELIVERY_RESPONSES,
+    operation_id="deliver_webhook_put",
 )
 async def receive_delivery(
     token: str, request: Request, database: Annotated[Database, Depends(get_database)]
-) -> WebhookAccepted:
+) -> WebhookAccepted | JSONResponse:
     """Start a run of the webhook workflow this URL belongs to.
 
     The body may be JSON, a form or anything else (kept as text). Send an `Idempotency-Key` header
     to make retries safe: a repeated key starts nothing new and answers with the first run's id.
     202 means the run is recorded and queued. Unknown URLs, paused workflows and bad signatures
-    all get the same 404.
+    all get the same 404. A workflow started by Telegram's new_message takes Telegram's updates
+    (checked by `X-Telegram-Bot-Api-Secret-Token`) and answers 200 to one its filters leave out.
     """
     body = await _read_body(request, webhook.MAX_WEBHOOK_BODY_BYTES)
     delivery = webhook.Delivery(
@@ -49,8 +63,10 @@ async def receive_delivery(
     # The caller is anonymous (the token is its only credential) and executions are written by the
     # service role only. The block commits before the answer: a 202 names a durable execution.
     async with database.service_session() as session:
-        execution_id = await webhook.deliver(session, token, delivery, now=datetime.now(UTC))
-    return WebhookAccepted(execution_id=execution_id)
+        outcome = await webhook.deliver(session, token, delivery, now=datetime.now(UTC))
+    if isinstance(outcome, WebhookIgnored):
+        return JSONResponse(outcome.model_dump(), status_code=status.HTTP_200_OK)
+    return WebhookAccepted(execution_id=outcome)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -76,12 +92,18 @@ async def get_webhook(
 
 
 @router.post(
-    "/{workflow_id}/webhook/rotate", response_model=WebhookEndpoint, responses=error_responses(404, 409)
+    "/{workflow_id}/webhook/rotate", response_model=WebhookEndpoint, responses=error_responses(404, 409, 422)
 )
 async def rotate_webhook(
     workflow_id: uuid.UUID, principal: Writer, session: UserSession, settings: AppSettings, meta: RequestMeta
 ) -> WebhookEndpoint:
-    """Replace the webhook's URL and signing secret; the old URL stops working at once."""
+    """Replace the webhook's URL and signing secret; the old URL stops working at once. An active
+    workflow started by Telegram's new_message has Telegram deliver to the new URL (422 when
+    Telegram refuses, and nothing changes)."""
     return await service.rotate_webhook(
-        session, workflow_id, user_id=principal.user_id, public_url=settings.public_url, meta=meta
+        session,
+        workflow_id,
+        user_id=principal.user_id,
+        connectors=ConnectorAccess.from_settings(settings),
+        meta=meta,
     )

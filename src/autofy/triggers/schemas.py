@@ -30,3 +30,9 @@ class WebhookEndpoint(BaseModel):
 
 class WebhookAccepted(BaseModel):
     execution_id: uuid.UUID = Field(description="The run this delivery started (recorded and queued).")
+
+
+class WebhookIgnored(BaseModel):
+    """A delivery that was accepted but starts no run (a Telegram update the filters leave out)."""
+
+    reason: str = Field(description="Why no run was started.")

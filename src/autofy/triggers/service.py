@@ -4,8 +4,8 @@ the owner's view of a webhook.
 `on_workflow_status_changed` runs in the transaction that changes the status (the user's, RLS
 on): the workflow is read under the caller's role, so someone else's workflow is not found, then
 the trigger state is written as the service role, which alone may write it. A failure (an invalid
-schedule, Gmail unreachable) raises and the whole status change rolls back: a workflow is never
-active with a trigger that does not fire.
+schedule, Gmail unreachable, Telegram refusing the webhook) raises and the whole status change
+rolls back: a workflow is never active with a trigger that does not fire.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from autofy.connectors.catalog import APP_TRIGGERS, MIN_POLL_INTERVAL_SECONDS, p
 from autofy.connectors.sdk import ConnectorError
 from autofy.engine.service import as_service
 from autofy.errors import ConflictError, DomainError, NotFoundError, ValidationFailedError
-from autofy.triggers import repository
+from autofy.triggers import repository, telegram
 from autofy.triggers.polling import DEFAULT_POLL_INTERVAL_SECONDS, ConnectorAccess, start_cursor
 from autofy.triggers.schedule import next_slot_after
 from autofy.triggers.schemas import WebhookEndpoint
@@ -48,9 +48,11 @@ async def on_workflow_status_changed(
 ) -> None:
     """Bring the workflow's trigger in line with its status and trigger config.
 
-    Active: a webhook workflow gets its endpoint (kept from an earlier activation), a scheduled one
-    its next slot, an email one its cursor from Gmail (so only mail arriving from now on counts).
-    Anything else: schedules and polls stop (the webhook endpoint stays, refusing deliveries).
+    Active: a webhook workflow gets its endpoint (kept from an earlier activation), and Telegram
+    is told to deliver there when step 1 is telegram/new_message; a scheduled one its next slot,
+    an email one its cursor from Gmail (so only mail arriving from now on counts).
+    Anything else: schedules and polls stop, Telegram stops delivering (best effort), and the
+    webhook endpoint stays, refusing deliveries.
     Idempotent: call it again after editing an active workflow's trigger; an unchanged schedule or
     poll keeps its place.
     """
@@ -63,6 +65,7 @@ async def on_workflow_status_changed(
     async with as_service(session):
         if new_status != "active":
             await repository.stop_firing(session, workflow.id)
+            await _unregister_telegram(session, workflow, connectors)
         elif workflow.trigger_type == "webhook":
             await repository.add_webhook_if_missing(
                 session,
@@ -72,6 +75,9 @@ async def on_workflow_status_changed(
                 signing_secret=new_signing_secret(),
             )
             await repository.stop_firing(session, workflow.id)
+            webhook = await repository.webhook_of(session, workflow.id)
+            assert webhook is not None
+            await _register_telegram(session, workflow, webhook, connectors)
         elif workflow.trigger_type == "scheduled":
             await _schedule(session, workflow, now)
             await repository.stop_firing(session, workflow.id, keep="schedule")
@@ -80,6 +86,46 @@ async def on_workflow_status_changed(
             await repository.stop_firing(session, workflow.id, keep="poll")
         else:
             await repository.stop_firing(session, workflow.id)
+
+
+async def _register_telegram(
+    session: AsyncSession,
+    workflow: repository.TriggeredWorkflow,
+    webhook: repository.Webhook,
+    connectors: ConnectorAccess,
+) -> None:
+    """Have Telegram deliver to a webhook workflow whose trigger step is telegram/new_message."""
+    if not telegram.names_trigger(workflow.trigger_step):
+        return
+    try:
+        await telegram.register(
+            session,
+            connectors,
+            workflow_id=workflow.id,
+            user_id=workflow.user_id,
+            trigger_step=workflow.trigger_step,
+            url=webhook_url(connectors.public_url, webhook.token),
+            secret_token=webhook.signing_secret,
+        )
+    except ConnectorError as error:
+        raise TriggerActivationError(telegram.refusal_message(error, connectors.public_url)) from None
+
+
+async def _unregister_telegram(
+    session: AsyncSession, workflow: repository.TriggeredWorkflow, connectors: ConnectorAccess
+) -> None:
+    if workflow.trigger_type != "webhook" or not telegram.names_trigger(workflow.trigger_step):
+        return
+    webhook = await repository.webhook_of(session, workflow.id)
+    if webhook is None:  # never activated: Telegram was never told about it
+        return
+    await telegram.unregister(
+        session,
+        connectors,
+        workflow_id=workflow.id,
+        user_id=workflow.user_id,
+        url=webhook_url(connectors.public_url, webhook.token),
+    )
 
 
 async def _schedule(session: AsyncSession, workflow: repository.TriggeredWorkflow, now: datetime) -> None:
@@ -202,10 +248,11 @@ async def rotate_webhook(
     workflow_id: uuid.UUID,
     *,
     user_id: uuid.UUID,
-    public_url: str,
+    connectors: ConnectorAccess,
     meta: RequestInfo | None = None,
 ) -> WebhookEndpoint:
-    """A new URL and signing secret for the caller's webhook workflow; the old ones stop working."""
+    """A new URL and signing secret for the caller's webhook workflow; the old ones stop working.
+    An active workflow started by Telegram has Telegram deliver to the new URL (or nothing changes)."""
     workflow = await _webhook_workflow(session, workflow_id)
     webhook = repository.Webhook(workflow.id, new_token(), new_signing_secret())
     async with as_service(session):
@@ -216,6 +263,8 @@ async def rotate_webhook(
             token=webhook.token,
             signing_secret=webhook.signing_secret,
         )
+        if workflow.status == "active":
+            await _register_telegram(session, workflow, webhook, connectors)
     await audit.record(
         session,
         user_id=user_id,
@@ -224,4 +273,4 @@ async def rotate_webhook(
         resource_id=workflow.id,
         meta=meta,
     )
-    return _endpoint(workflow, webhook, public_url)
+    return _endpoint(workflow, webhook, connectors.public_url)

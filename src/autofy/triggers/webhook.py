@@ -7,8 +7,11 @@ its own), it carries a fresh valid one:
     X-Autofy-Timestamp: <Unix seconds>
     X-Autofy-Signature: sha256=<hex HMAC-SHA256(signing secret, "<timestamp>." + body)>
 
-Everything else (unknown token, paused workflow, bad or stale signature) gets the same 404 after
-the same work, so a caller learns nothing about which tokens exist.
+A workflow whose trigger step is Telegram's new_message is delivered to by Telegram, which
+proves itself with the secret token instead (`triggers.telegram`).
+
+Everything else (unknown token, paused workflow, bad or stale signature or secret token) gets the
+same 404 after the same work, so a caller learns nothing about which tokens exist.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.engine.service import start_execution
 from autofy.errors import NotFoundError, ValidationFailedError
-from autofy.triggers import repository
+from autofy.triggers import repository, telegram
+from autofy.triggers.schemas import WebhookIgnored
 
 # Larger bodies are refused with 413 before they are read in full. Trigger data is stored with the
 # execution (the engine caps it at 1 MiB as JSON, and a raw body grows by a third in base64).
@@ -74,12 +78,31 @@ class Delivery:
         return next((value for key, value in self.headers if key == name), None)
 
 
-async def deliver(session: AsyncSession, token: str, delivery: Delivery, *, now: datetime) -> uuid.UUID:
+async def deliver(
+    session: AsyncSession, token: str, delivery: Delivery, *, now: datetime
+) -> uuid.UUID | WebhookIgnored:
     """Start the run a delivery asks for and return its id (the first one's, for a repeated
-    Idempotency-Key). Runs in a service-role transaction: executions are the service's to write."""
+    Idempotency-Key or Telegram update). Runs in a service-role transaction: executions are the
+    service's to write."""
     target = await repository.webhook_target(session, token)
     signature_ok = _signature_valid(target.signing_secret if target else _DECOY_SECRET, delivery, now)
-    if target is None or not target.accepting or (target.require_signature and not signature_ok):
+    telegram_secret_ok = telegram.secret_valid(
+        target.generated_secret if target else _DECOY_SECRET, delivery.header(telegram.SECRET_HEADER)
+    )
+    if target is None or not target.accepting:
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    if telegram.names_trigger(target.trigger_step):
+        # Telegram proves itself with the secret token set with the webhook, not with a signature.
+        if not telegram_secret_ok:
+            raise NotFoundError(NOT_FOUND_MESSAGE)
+        execution_id = await telegram.start_run(
+            session, workflow_id=target.workflow_id, trigger_step=target.trigger_step, body=delivery.body
+        )
+        return execution_id or WebhookIgnored(
+            reason="No run started: the update is not a message the trigger's filters accept, or the "
+            "run was refused (then recorded as a failed execution)."
+        )
+    if target.require_signature and not signature_ok:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     idempotency_key = delivery.header(IDEMPOTENCY_HEADER)
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
