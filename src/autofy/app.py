@@ -5,16 +5,56 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy import __version__
+from autofy.api_keys.router import router as api_keys_router
+from autofy.audit.router import router as audit_router
+from autofy.auth.router import router as auth_router
 from autofy.config import Settings
+from autofy.connectors.router import router as catalog_router
 from autofy.db.engine import Database
+from autofy.errors import install_error_handling
+from autofy.executions.router import router as executions_router
+from autofy.integrations.router import router as integrations_router
+from autofy.observability.logs import RequestIdMiddleware
+from autofy.observability.metrics import HttpMetricsMiddleware
+from autofy.profiles.router import router as profiles_router
+from autofy.security.crypto import CredentialCipher
 from autofy.status.router import router as status_router
+from autofy.templates.router import router as templates_router
+from autofy.triggers.polling import ConnectorAccess
+from autofy.triggers.router import hooks_router
+from autofy.triggers.router import router as triggers_router
+from autofy.triggers.service import on_workflow_status_changed
+from autofy.workflows.router import router as workflows_router
+from autofy.workflows.service import StatusChange
+
+# Every router of the API, in the order the OpenAPI document lists them.
+ROUTERS: tuple[APIRouter, ...] = (
+    status_router,
+    auth_router,
+    profiles_router,
+    api_keys_router,
+    audit_router,
+    catalog_router,
+    integrations_router,
+    workflows_router,
+    triggers_router,
+    templates_router,
+    executions_router,
+    hooks_router,
+)
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
     """An Autofy API on `database_url`; `settings` must already carry its secrets."""
+    if settings.jwt_secret is None:
+        raise ValueError("create_app needs settings with a JWT secret (see runtime.with_secrets)")
+    # No key, no start: a bad AUTOFY_ENCRYPTION_KEYS fails here with a clear message, not at the
+    # first request that touches a credential.
+    CredentialCipher.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -28,9 +68,29 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app = FastAPI(
         title="Autofy",
         version=__version__,
-        description="Self-hostable workflow automation.",
+        description=(
+            "Self-hostable workflow automation.\n\n"
+            "Authenticate with `Authorization: Bearer <access token>` (from `POST /api/v1/auth/signin`) "
+            "or with an API key, as `X-API-Key: afy_…` or as the bearer token. Every error has the "
+            'shape `{"error": {"code", "message", "details": [{"field", "message"}]}}`.'
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.include_router(status_router)
+    connectors = ConnectorAccess.from_settings(settings)
+
+    async def sync_triggers(session: AsyncSession, change: StatusChange) -> None:
+        # A workflow's trigger (webhook, schedule, email cursor) follows its status and edits,
+        # in the same transaction as the change.
+        await on_workflow_status_changed(
+            session, change.workflow.id, change.workflow.status, connectors=connectors
+        )
+
+    app.state.workflow_status_hooks = (sync_triggers,)
+    install_error_handling(app, max_request_bytes=settings.max_request_bytes)
+    # Added last, so outermost: every request is timed and gets an id, errors included.
+    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import wraps
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
-import uvicorn
-from pydantic import ValidationError
-from rich.console import Console
 
-from autofy.app import create_app
-from autofy.config import Settings, get_settings
+from autofy import server
+from autofy.admin.cli import register_operator_commands
 from autofy.db import migrate
-from autofy.db.embedded import EmbeddedDatabaseError
-from autofy.runtime import (
-    ConfigurationError,
-    Runtime,
-    generate_encryption_key,
-    open_runtime,
-    with_secrets,
-)
+from autofy.runtime import generate_encryption_key, with_secrets
+from autofy.security.crypto import CredentialCipher
+from autofy.security.rotation import rotate_all
+from autofy.terminal import console, errors, friendly_errors, runtime
 
 app = typer.Typer(
     help="Autofy: self-hostable workflow automation.", no_args_is_help=True, add_completion=False
@@ -33,58 +22,50 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Secrets and credential encryption keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
-
-console = Console()
-errors = Console(stderr=True)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-# Failures a user causes by configuration, not bugs: one line and exit code 1, no traceback.
-USER_FACING_ERRORS = (migrate.DatabaseUnavailable, EmbeddedDatabaseError, ConfigurationError)
+register_operator_commands(app)
 
 
-def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except USER_FACING_ERRORS as error:
-            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = "AUTOFY_" + "_".join(str(part) for part in first["loc"]).upper()
-            errors.print(f"[bold red]error:[/] {field}: {first['msg']}", highlight=False)
-            raise typer.Exit(code=1) from None
-
-    return wrapper
+def _run_parts(host: str | None, port: int | None, parts: server.Parts) -> None:
+    with runtime() as opened:
+        migrate.upgrade(opened.database_url)
+        overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+        settings = with_secrets(opened.settings).model_copy(update=overrides)
+        where = "embedded" if opened.embedded else migrate.describe_server(opened.database_url)
+        if parts.api:
+            console.print(f"Autofy on http://{settings.host}:{settings.port} (database: {where})")
+        asyncio.run(server.run(settings, opened.database_url, parts))
 
 
-@contextmanager
-def runtime() -> Iterator[Runtime]:
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper())
-    with open_runtime(settings) as opened:
-        yield opened
+HostOption = Annotated[str | None, typer.Option(help="Overrides AUTOFY_HOST.")]
+PortOption = Annotated[int | None, typer.Option(help="Overrides AUTOFY_PORT.")]
 
 
 @app.command()
 @friendly_errors
-def serve(
-    host: Annotated[str | None, typer.Option(help="Overrides AUTOFY_HOST.")] = None,
-    port: Annotated[int | None, typer.Option(help="Overrides AUTOFY_PORT.")] = None,
-) -> None:
-    """Start the database (embedded unless AUTOFY_DATABASE_URL is set), upgrade it, and serve."""
-    with runtime() as opened:
-        migrate.upgrade(opened.database_url)
-        settings: Settings = with_secrets(opened.settings)
-        api = create_app(settings, opened.database_url)
-        console.print(
-            f"Autofy on http://{host or settings.host}:{port or settings.port} "
-            f"(database: {'embedded' if opened.embedded else migrate.describe_server(opened.database_url)})"
-        )
-        uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="info")
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """Run everything: the database (embedded unless AUTOFY_DATABASE_URL is set), API, workers, scheduler."""
+    _run_parts(host, port, server.Parts())
+
+
+@app.command()
+@friendly_errors
+def api(host: HostOption = None, port: PortOption = None) -> None:
+    """Run the HTTP API alone (start workers and a scheduler elsewhere)."""
+    _run_parts(host, port, server.Parts(api=True, workers=False, scheduler=False))
+
+
+@app.command()
+@friendly_errors
+def worker() -> None:
+    """Run engine workers alone: they run executions' steps (any number may run at once)."""
+    _run_parts(None, None, server.Parts(api=False, workers=True, scheduler=False))
+
+
+@app.command()
+@friendly_errors
+def scheduler() -> None:
+    """Run the scheduler alone: fire schedules and poll for new email (any number may run at once)."""
+    _run_parts(None, None, server.Parts(api=False, workers=False, scheduler=True))
 
 
 @db_app.command("upgrade")
@@ -129,3 +110,30 @@ def keys_generate() -> None:
 
     console.print(f"AUTOFY_JWT_SECRET={secrets.token_urlsafe(48)}")
     console.print(f"AUTOFY_ENCRYPTION_KEYS={generate_encryption_key()}")
+
+
+@keys_app.command("rotate")
+@friendly_errors
+def keys_rotate(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 200,
+) -> None:
+    """Re-encrypt every integration credential under the first key of AUTOFY_ENCRYPTION_KEYS.
+
+    To rotate: put a new key first in AUTOFY_ENCRYPTION_KEYS and keep the old ones after it,
+    restart Autofy, run this, then remove the old keys. Safe to run again at any time.
+    """
+    with runtime() as opened:
+        cipher = CredentialCipher.from_settings(opened.settings)
+        report = asyncio.run(rotate_all(opened.database_url, cipher, batch_size=batch_size))
+    console.print(
+        f"examined {report.examined}, re-encrypted {report.rotated} under key {cipher.primary_key_id!r}, "
+        f"already current {report.already_current}, undecryptable {len(report.undecryptable)}"
+    )
+    if report.undecryptable:
+        listed = ", ".join(str(integration_id) for integration_id in report.undecryptable)
+        errors.print(
+            f"[bold red]error:[/] these integrations do not decrypt with any listed key: {listed}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
+
+ServiceState = Literal["healthy", "degraded", "down"]
 
 
 class Health(BaseModel):
@@ -11,3 +14,32 @@ class Health(BaseModel):
     database: Literal["ok", "unreachable"]
     schema_version: str | None = None
     error: str | None = None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    database: Literal["ok", "unreachable"]
+    schema_version: str | None
+    expected_schema_version: str
+    error: str | None = None
+
+
+class StatusCheck(BaseModel):
+    status: ServiceState
+    response_time: int | None
+    error_message: str | None
+    checked_at: datetime
+
+
+class ServiceStatus(BaseModel):
+    service_name: str
+    status: ServiceState
+    response_time: int | None
+    error_message: str | None
+    checked_at: datetime
+    history: list[StatusCheck]
+
+
+class SystemStatus(BaseModel):
+    status: ServiceState
+    services: list[ServiceStatus]

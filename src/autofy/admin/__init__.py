@@ -1,0 +1,1 @@
+"""Operator tools: what `autofy users|workflows|executions|status|prune` do, across tenants."""

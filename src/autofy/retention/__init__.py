@@ -1,0 +1,1 @@
+"""Execution and audit-log retention: history must not grow without bound."""
