@@ -4,14 +4,16 @@
 `{"ok": true, "result": ...}` or `{"ok": false, "error_code", "description"[, "parameters"]}`:
 401 Unauthorized for a wrong token, 404 Not Found for an unknown method or a malformed token,
 400 "Bad Request: chat not found", 403 for a bot blocked by the user, 409 for getUpdates while a
-webhook is set, and 429 with `parameters.retry_after` in the body (`rate_limit`). getUpdates keeps
-updates until they are confirmed with a higher offset, as Telegram does.
+webhook is set, 400 for a webhook URL that is not https, and 429 with `parameters.retry_after` in
+the body (`rate_limit`). getUpdates keeps updates until they are confirmed with a higher offset,
+as Telegram does. The fake never calls a webhook itself: tests deliver `update(id)` to it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import threading
 import time
 from typing import Any
@@ -44,6 +46,7 @@ class FakeTelegram(FakeServer):
         self.updates: list[dict[str, Any]] = []
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (method, parameters) of every send*
         self.webhook_url = ""
+        self.webhook_parameters: dict[str, Any] = {}  # of the setWebhook call that set webhook_url
         self._update_ids = itertools.count(500_000_000)
         self._message_ids = itertools.count(1)
         self._arrived = threading.Event()
@@ -87,6 +90,10 @@ class FakeTelegram(FakeServer):
         self._arrived.set()
         return update_id
 
+    def update(self, update_id: int) -> dict[str, Any]:
+        """A pending update, as Telegram would POST it to the bot's webhook."""
+        return next(update for update in self.updates if update["update_id"] == update_id)
+
     def add_other_update(self) -> int:
         """An update that is not a message (a poll answer): it advances offsets but is no message."""
         update_id = next(self._update_ids)
@@ -125,6 +132,7 @@ class FakeTelegram(FakeServer):
             "getChat": self._get_chat,
             "getUpdates": self._get_updates,
             "setWebhook": self._set_webhook,
+            "getWebhookInfo": self._get_webhook_info,
             "deleteWebhook": self._delete_webhook,
         }.get(method)
         try:
@@ -222,11 +230,27 @@ class FakeTelegram(FakeServer):
         return self.updates[:limit]
 
     async def _set_webhook(self, params: dict[str, Any]) -> Any:
-        self.webhook_url = str(params.get("url", ""))
+        url = str(params.get("url", ""))
+        if url and not url.startswith("https://"):
+            raise TelegramError(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")
+        secret_token = str(params.get("secret_token", ""))
+        if not re.fullmatch(r"[A-Za-z0-9_-]{0,256}", secret_token):
+            raise TelegramError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook_url = url
+        self.webhook_parameters = params if url else {}
         return True
+
+    async def _get_webhook_info(self, params: dict[str, Any]) -> Any:
+        return {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates) if self.webhook_url else 0,
+            "allowed_updates": self.webhook_parameters.get("allowed_updates", []),
+        }
 
     async def _delete_webhook(self, params: dict[str, Any]) -> Any:
         self.webhook_url = ""
+        self.webhook_parameters = {}
         if params.get("drop_pending_updates") in (True, "true"):
             self.updates.clear()
         return True

@@ -58,6 +58,9 @@ STEP_TYPES = ("trigger", "action", "condition", "delay")
 TRIGGER_TYPES = ("manual", "scheduled", "webhook", "email")
 # Trigger types started by an app trigger, which step 1 names (`gmail/new_email` for email).
 APP_TRIGGERS: dict[str, tuple[str, str]] = {"email": ("gmail", "new_email")}
+# App triggers a `webhook` workflow may start with: the service itself delivers to the workflow's
+# hook URL (set up at activation). Without such a step, a webhook workflow is a plain webhook.
+WEBHOOK_APP_TRIGGERS: frozenset[tuple[str, str]] = frozenset({("telegram", "new_message")})
 MIN_DESCRIPTION_LENGTH = 30
 MIN_POLL_INTERVAL_SECONDS = 10
 MAX_POLL_INTERVAL_SECONDS = 86_400
@@ -387,7 +390,10 @@ class Catalog:
                 ]
             return []
         if first.get("step_type") == "trigger":
+            if trigger_type == "webhook" and named in WEBHOOK_APP_TRIGGERS:
+                return []
             starters = [kind for kind, trigger in APP_TRIGGERS.items() if trigger == named]
+            starters += ["webhook"] if named in WEBHOOK_APP_TRIGGERS else []
             needed = (
                 f"trigger_type {starters[0]!r}"
                 if starters

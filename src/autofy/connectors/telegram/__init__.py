@@ -28,8 +28,10 @@ HOW_TO_OBTAIN = """\
 3. Start a chat with your bot (or add it to a group, or make it an administrator of a channel) and
    send it a message, so it can write there; the chat then appears in Autofy's recent chats.
 4. To read all messages in a group (not only commands), send /setprivacy to @BotFather and disable
-   privacy mode for the bot. The new_message trigger reads updates with getUpdates, so the bot must
-   not have a webhook set elsewhere."""
+   privacy mode for the bot.
+5. The new_message trigger has Telegram deliver the bot's messages to Autofy's webhook URL, which
+   needs Autofy reachable over HTTPS (AUTOFY_PUBLIC_URL). A bot has one webhook: one active
+   new_message workflow per bot, and no other program reading the same bot's updates."""
 
 
 class TelegramConnector(Connector):

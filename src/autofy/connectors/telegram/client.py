@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -97,8 +98,9 @@ class TelegramClient:
         except PermanentError as error:
             if error.status_code == 409:
                 raise PermanentError(
-                    f"{error.message}. This bot delivers its messages to a webhook; remove the webhook "
-                    "(deleteWebhook) so Autofy can read them.",
+                    f"{error.message}. This bot delivers its messages to a webhook: an active workflow "
+                    "with the Telegram new_message trigger (pause it) or another program (remove the "
+                    "webhook with deleteWebhook).",
                     status_code=409,
                 ) from None
             raise
@@ -107,6 +109,24 @@ class TelegramClient:
         ):
             raise TransientError(f"{PROVIDER} answered getUpdates with an unexpected body")
         return updates
+
+    async def set_webhook(self, url: str, *, secret_token: str, allowed_updates: Sequence[str]) -> None:
+        """Have Telegram POST the bot's updates to `url`, each with `X-Telegram-Bot-Api-Secret-Token:
+        <secret_token>`; getUpdates stops working until the webhook is deleted."""
+        await self.call(
+            "setWebhook",
+            {"url": url, "secret_token": secret_token, "allowed_updates": list(allowed_updates)},
+        )
+
+    async def webhook_url(self) -> str:
+        """Where the bot's updates go now; empty when no webhook is set."""
+        info = await self.call("getWebhookInfo")
+        if not isinstance(info, dict):
+            raise TransientError(f"{PROVIDER} answered getWebhookInfo with an unexpected body")
+        return str(info.get("url") or "")
+
+    async def delete_webhook(self) -> None:
+        await self.call("deleteWebhook")
 
 
 def message_of(update: dict[str, Any]) -> dict[str, Any] | None:

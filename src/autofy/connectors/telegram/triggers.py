@@ -1,8 +1,13 @@
 """The `new_message` trigger: messages sent to the bot after the workflow was activated.
 
-Telegram keeps a bot's updates until they are confirmed by asking for a higher `offset`. The cursor
-stores that offset, and each poll reads one batch from it, so updates are only confirmed by the
-next poll, which carries the cursor stored after this one: a crash between the two loses nothing.
+Workflows receive them by webhook: activation has Telegram push the bot's updates to the
+workflow's hook URL (`deliver_to`), and each delivered update becomes one item (`item`), the same
+item a poll produces.
+
+Polling (`start`, `poll`) reads them with getUpdates instead. Telegram keeps a bot's updates until
+they are confirmed by asking for a higher `offset`. The cursor stores that offset, and each poll
+reads one batch from it, so updates are only confirmed by the next poll, which carries the cursor
+stored after this one: a crash between the two loses nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from pydantic import Field
 from autofy.connectors.sdk import ConnectorContext, PollingTrigger, PollResult, StrictModel
 from autofy.connectors.telegram.chats import chat_title
 from autofy.connectors.telegram.client import TelegramClient, message_of
+
+# The updates that carry a message (see `message_of`): all a webhook asks Telegram for.
+MESSAGE_UPDATES = ("message", "channel_post")
 
 
 class NewMessageConfig(StrictModel):
@@ -90,10 +98,26 @@ class NewMessage(PollingTrigger[NewMessageConfig, TelegramMessage]):
         offset = cursor.get("offset")
         updates = await TelegramClient(ctx).get_updates(int(offset) if offset is not None else None)
         updates.sort(key=lambda update: int(update["update_id"]))
-        items = [
-            message.model_dump()
-            for message in (to_message(update) for update in updates)
-            if message is not None and config.accepts(message)
-        ]
+        items = [item for item in (self.item(config, update) for update in updates) if item is not None]
         next_offset = int(updates[-1]["update_id"]) + 1 if updates else offset
         return PollResult(items=items, cursor={"offset": next_offset})
+
+    def item(self, config: NewMessageConfig, update: dict[str, Any]) -> dict[str, Any] | None:
+        """The trigger's output for one update (polled or delivered), or None when the update is
+        no message or the config's filters leave it out."""
+        message = to_message(update)
+        return message.model_dump() if message is not None and config.accepts(message) else None
+
+    async def deliver_to(self, ctx: ConnectorContext, url: str, *, secret_token: str) -> None:
+        """Have Telegram push the bot's messages to `url` (a bot has one webhook: this replaces any
+        other, and getUpdates stops working until it is removed)."""
+        await TelegramClient(ctx).set_webhook(url, secret_token=secret_token, allowed_updates=MESSAGE_UPDATES)
+
+    async def stop_delivering_to(self, ctx: ConnectorContext, url: str) -> bool:
+        """Remove the bot's webhook if it still is `url` (leaving one set since for something else);
+        whether it was removed."""
+        client = TelegramClient(ctx)
+        if await client.webhook_url() != url:
+            return False
+        await client.delete_webhook()
+        return True
