@@ -12,9 +12,11 @@ from autofy import __version__
 from autofy.api_keys.router import router as api_keys_router
 from autofy.audit.router import router as audit_router
 from autofy.auth.router import router as auth_router
+from autofy.chat.router import router as chat_router
 from autofy.config import Settings
 from autofy.connectors.router import router as catalog_router
 from autofy.db.engine import Database
+from autofy.engine.router import router as engine_router
 from autofy.errors import install_error_handling
 from autofy.executions.router import router as executions_router
 from autofy.integrations.router import router as integrations_router
@@ -44,6 +46,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     triggers_router,
     templates_router,
     executions_router,
+    engine_router,
+    chat_router,
     hooks_router,
 )
 

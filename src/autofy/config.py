@@ -37,9 +37,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP server listens on.")
-    public_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Base URL users reach Autofy at (webhook and OAuth redirect URLs).",
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL users and services reach Autofy at (webhook and OAuth redirect URLs); "
+            "by default http://<host>:<port>."
+        ),
     )
     jwt_secret: SecretStr | None = Field(
         default=None,
@@ -130,6 +133,11 @@ class Settings(BaseSettings):
     prune_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Rows deleted per transaction when pruning."
     )
+
+    @property
+    def external_url(self) -> str:
+        """Where users and services reach this Autofy: `public_url`, else the listening address."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def uses_embedded_database(self) -> bool:

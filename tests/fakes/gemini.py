@@ -73,7 +73,7 @@ class FakeGemini(FakeServer, ScriptedModel):
         }
 
     def generate_requests(self) -> list[dict[str, Any]]:
-        return [request.json() for request in self.requests if "generateContent" in request.path.lower()]
+        return [request.json() for request in self.requests if "generatecontent" in request.path.lower()]
 
     def _refused(self, request: Request) -> Response | None:
         given = request.headers.get("x-goog-api-key") or request.query_params.get("key")

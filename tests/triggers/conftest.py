@@ -28,7 +28,7 @@ def connectors(api_settings: Settings) -> ConnectorAccess:
         catalog=catalog(),
         cipher=CredentialCipher.from_settings(api_settings),
         policy=OutboundPolicy(allow_private_network=True),
-        public_url=api_settings.public_url,
+        public_url=api_settings.external_url,
     )
 
 

@@ -87,7 +87,7 @@ async def gmail_oauth_authorize(
         cipher,
         user_id=principal.user_id,
         secret=_jwt_secret(settings),
-        public_url=settings.public_url,
+        public_url=settings.external_url,
     )
 
 
@@ -113,7 +113,7 @@ async def gmail_oauth_callback(
     # This route is the edge: the block commits, so a refused exchange stays recorded.
     async with database.user_session(user_claims(oauth_state.user_id)) as session:
         outcome = await service.complete_gmail_oauth(
-            session, cipher, policy, oauth_state, code=code, public_url=settings.public_url, meta=meta
+            session, cipher, policy, oauth_state, code=code, public_url=settings.external_url, meta=meta
         )
     if outcome.failure is not None:
         raise service.OAuthFailed(f"Connecting Gmail failed: {outcome.failure}")

@@ -64,7 +64,7 @@ class ConnectorAccess:
             catalog=catalog(),
             cipher=CredentialCipher.from_settings(settings),
             policy=OutboundPolicy(allow_private_network=settings.outbound_allow_private_network),
-            public_url=settings.public_url,
+            public_url=settings.external_url,
         )
 
     def trigger(self, service_name: str, trigger_name: str) -> PollingTrigger[Any, Any]:

@@ -88,7 +88,7 @@ async def get_webhook(
 ) -> WebhookEndpoint:
     """The workflow's webhook URL (once it has been activated), whether signing is required, and
     the signing secret."""
-    return await service.webhook_endpoint(session, workflow_id, public_url=settings.public_url)
+    return await service.webhook_endpoint(session, workflow_id, public_url=settings.external_url)
 
 
 @router.post(

@@ -1,0 +1,177 @@
+"""Which of the user's own LLM integrations the assistant talks through, and with which model.
+
+The `default_ai_provider` preference picks the service when the user has an active integration for
+it; otherwise the first active LLM integration the user connected. The `default_ai_model`
+preference names the model only for the preferred provider (a model id of one vendor means nothing
+to another, see `_fits`); else the provider's default model.
+
+Credentials are decrypted here, kept in memory for the turn, and only ever handed to the provider's
+client: no tool returns them and no prompt contains them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autofy.connectors.llm import PROVIDERS, Provider
+from autofy.connectors.outbound import OutboundPolicy, resolve_checked
+from autofy.connectors.sdk import PermanentError, TransientError
+from autofy.integrations import repository as integrations_repository
+from autofy.profiles import repository as profiles_repository
+from autofy.security.crypto import CredentialCipher, CredentialDecryptionError
+
+PREFERRED_PROVIDER_KEY = "default_ai_provider"
+PREFERRED_MODEL_KEY = "default_ai_model"
+EMBEDDING_MODEL_KEY = "embedding_model"
+
+# The embedding model each service offers by default; all can answer in 1536 dimensions.
+DEFAULT_EMBEDDING_MODELS: Mapping[str, str] = {
+    "openai": "text-embedding-3-small",
+    "openrouter": "openai/text-embedding-3-small",
+    "gemini": "gemini-embedding-001",
+}
+
+
+@dataclass(frozen=True)
+class ModelAccess:
+    """One of the user's LLM integrations, decrypted for the length of a turn."""
+
+    provider: Provider
+    integration_id: uuid.UUID
+    model: str
+    credentials: Mapping[str, Any] = field(repr=False)
+    configuration: Mapping[str, Any]
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every credential value, to scrub from any message shown to the user."""
+        return [str(value) for value in self.credentials.values() if value]
+
+
+async def _preference(session: AsyncSession, key: str) -> Any:
+    row = await profiles_repository.get_preference(session, key)
+    return None if row is None else row.value
+
+
+async def _active_llm_integrations(session: AsyncSession) -> list[RowMapping]:
+    rows = await integrations_repository.list_integrations(session)
+    llm_rows = [row for row in rows if row["service_name"] in PROVIDERS and row["status"] == "active"]
+    return sorted(llm_rows, key=lambda row: row["created_at"])
+
+
+async def decrypted_credentials(
+    session: AsyncSession, cipher: CredentialCipher, user_id: uuid.UUID, row: RowMapping
+) -> dict[str, Any] | None:
+    """The credentials of an integration the caller has loaded (so it is theirs); None when they
+    no longer decrypt (the key changed). The read is the integrations domain's service-role read of
+    the one column users cannot select."""
+    stored = await integrations_repository.read_credentials(session, row["id"])
+    try:
+        return cipher.decrypt(stored, user_id=user_id, integration_id=row["id"])
+    except CredentialDecryptionError:
+        return None
+
+
+async def _checked(policy: OutboundPolicy, configuration: Mapping[str, Any]) -> None:
+    """Refuse an `api_base` that points into the private network unless the server allows it.
+
+    The LangChain clients open their own connections, so the outbound guard cannot sit in their
+    transport; the address is checked here before the turn instead.
+    """
+    base = configuration.get("api_base")
+    if not base or policy.allow_private_network:
+        return
+    parts = urlsplit(str(base))
+    if parts.hostname is None:
+        raise PermanentError(f"the integration's api_base {base!r} has no host")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        await resolve_checked(parts.hostname, port, check=True)
+    except httpx.ConnectError as error:
+        raise TransientError(str(error)) from None
+
+
+def _fits(model: Any, provider: Provider, preferred: Any) -> bool:
+    """Whether the `default_ai_model` preference names a model of `provider`.
+
+    Only for the preferred provider, and never another provider's default model: the defaults
+    every account starts with are openai + gpt-4o-mini, and switching the provider alone must not
+    send gpt-4o-mini to Anthropic.
+    """
+    other_defaults = {p.default_model for p in PROVIDERS.values() if p is not provider}
+    return (
+        provider.service_name == preferred
+        and isinstance(model, str)
+        and bool(model)
+        and model not in other_defaults
+    )
+
+
+async def model_access(
+    session: AsyncSession,
+    cipher: CredentialCipher,
+    policy: OutboundPolicy,
+    user_id: uuid.UUID,
+) -> ModelAccess | None:
+    """The LLM integration the assistant uses for `user_id`, or None when there is none usable."""
+    rows = await _active_llm_integrations(session)
+    if not rows:
+        return None
+    preferred = await _preference(session, PREFERRED_PROVIDER_KEY)
+    rows.sort(key=lambda row: row["service_name"] != preferred)
+    for row in rows:
+        credentials = await decrypted_credentials(session, cipher, user_id, row)
+        if credentials is None:
+            continue
+        provider = PROVIDERS[row["service_name"]]
+        configuration = dict(row["configuration"] or {})
+        await _checked(policy, configuration)
+        wanted_model = await _preference(session, PREFERRED_MODEL_KEY)
+        model = wanted_model if _fits(wanted_model, provider, preferred) else provider.default_model
+        return ModelAccess(provider, row["id"], model, credentials, configuration)
+    return None
+
+
+@dataclass(frozen=True)
+class EmbeddingAccess:
+    """An integration and model that turn chat messages into 1536-dimension vectors."""
+
+    provider: Provider
+    model: str
+    credentials: Mapping[str, Any] = field(repr=False)
+    configuration: Mapping[str, Any]
+
+
+async def embedding_access(
+    session: AsyncSession, cipher: CredentialCipher, policy: OutboundPolicy, user_id: uuid.UUID
+) -> EmbeddingAccess | None:
+    """The user's embedding model: the `embedding_model` preference (false turns it off), else the
+    default model of their first active OpenAI, OpenRouter or Gemini integration; None if none."""
+    chosen = await _preference(session, EMBEDDING_MODEL_KEY)
+    if chosen is False:
+        return None
+    preferred = await _preference(session, PREFERRED_PROVIDER_KEY)
+    rows = [
+        row
+        for row in await _active_llm_integrations(session)
+        if row["service_name"] in DEFAULT_EMBEDDING_MODELS
+    ]
+    rows.sort(key=lambda row: row["service_name"] != preferred)
+    for row in rows:
+        credentials = await decrypted_credentials(session, cipher, user_id, row)
+        if credentials is None:
+            continue
+        configuration = dict(row["configuration"] or {})
+        await _checked(policy, configuration)
+        service_name = row["service_name"]
+        model = chosen if isinstance(chosen, str) and chosen else DEFAULT_EMBEDDING_MODELS[service_name]
+        return EmbeddingAccess(PROVIDERS[service_name], model, credentials, configuration)
+    return None

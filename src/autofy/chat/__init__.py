@@ -1,0 +1,1 @@
+"""Chat sessions with the AI assistant, their messages, and search over them."""
