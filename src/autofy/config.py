@@ -111,6 +111,9 @@ class Settings(BaseSettings):
             "addresses (a local LLM server, say). Off, such requests are refused (SSRF guard)."
         ),
     )
+    worker_concurrency: int = Field(
+        default=20, ge=2, le=500, description="Engine jobs one worker process runs at once."
+    )
     health_check_interval_seconds: float = Field(
         default=30.0, gt=0, description="Seconds between health checks recorded in system_status."
     )

@@ -19,6 +19,7 @@ from autofy.app import create_app
 from autofy.config import Settings
 from autofy.connectors.outbound import OutboundPolicy, outbound_client
 from autofy.db.engine import Database
+from autofy.engine.config import EngineConfig
 from autofy.engine.worker import run_workers
 from autofy.status.heartbeat import run_heartbeat
 from autofy.status.monitor import run_monitor
@@ -48,6 +49,7 @@ async def _serve_api(settings: Settings, database_url: str, stop: asyncio.Event)
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's records go through Autofy's JSON log handler
         lifespan="on",
     )
     server = _ApiServer(config)
@@ -73,7 +75,8 @@ async def run(settings: Settings, database_url: str, parts: Parts) -> None:
     if parts.api:
         tasks.append(_serve_api(settings, database_url, stop))
     if parts.workers:
-        tasks.append(run_workers(database_url, settings, stop))
+        config = EngineConfig(concurrency=settings.worker_concurrency)
+        tasks.append(run_workers(database_url, settings, stop, config=config))
         tasks.append(run_heartbeat(database, "worker", stop))
     if parts.scheduler:
         tasks.append(run_scheduler(database_url, settings, stop))

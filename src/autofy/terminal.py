@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -19,6 +18,7 @@ from autofy.db import migrate
 from autofy.db.embedded import EmbeddedDatabaseError
 from autofy.db.engine import Database
 from autofy.errors import DomainError
+from autofy.observability.logs import configure_logging
 from autofy.runtime import ConfigurationError, Runtime, open_runtime
 
 P = ParamSpec("P")
@@ -56,7 +56,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
 @contextmanager
 def runtime() -> Iterator[Runtime]:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    configure_logging(settings.log_level)
     with open_runtime(settings) as opened:
         yield opened
 

@@ -1,0 +1,1 @@
+"""Benchmarks a person can run; their figures are in docs/performance.md."""

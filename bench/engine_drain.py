@@ -1,0 +1,200 @@
+"""The engine alone: how fast workers drain a backlog of queued executions, and what each costs.
+
+    python -m bench.engine_drain --executions 3000 --worker-processes 2
+    python -m bench.engine_drain --one-job-per-step     # the alternative checkpoint policy
+
+Queues `--executions` runs of the benchmark workflow (bench/webhook.py: set_fields then
+format_text) with `start_execution`, then starts worker processes and reports completed
+executions/s and the transactions committed per execution (pg_stat_database.xact_commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import multiprocessing
+import os
+import secrets
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from pydantic import SecretStr
+
+from autofy.config import Settings
+from autofy.db import migrate
+from autofy.db.embedded import EmbeddedPostgres
+from autofy.db.engine import Database
+from autofy.engine.config import EngineConfig
+from autofy.engine.service import start_execution
+from autofy.engine.worker import run_workers
+from autofy.runtime import generate_encryption_key
+from bench.webhook import STEPS, _admin
+
+
+async def queue_backlog(database_url: str, executions: int) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        user_id = uuid.uuid4()
+        await connection.execute(
+            "insert into auth.users (id, email) values ($1, $2)",
+            user_id,
+            f"drain-{user_id.hex[:8]}@example.com",
+        )
+        await connection.execute("update profiles set credits_limit = 2000000000 where id = $1", user_id)
+        workflow_id = await connection.fetchval(
+            "insert into workflows (user_id, name, status, trigger_type) values ($1, 'Drain', 'active', 'webhook') returning id",
+            user_id,
+        )
+        for order, (step_type, service, action, configuration) in enumerate(STEPS, start=1):
+            await connection.execute(
+                "insert into workflow_steps (workflow_id, step_order, step_type, service_name, action_name, configuration) "
+                "values ($1, $2, $3, $4, $5, $6::jsonb)",
+                workflow_id,
+                order,
+                step_type,
+                service,
+                action,
+                json.dumps(configuration),
+            )
+    finally:
+        await connection.close()
+    database = Database(database_url)
+    try:
+        for first in range(0, executions, 200):
+            async with database.service_session() as session:
+                for n in range(first, min(first + 200, executions)):
+                    await start_execution(
+                        session,
+                        workflow_id=workflow_id,
+                        trigger_type="webhook",
+                        trigger_data={"body": {"customer": "ada@example.com", "n": n}},
+                    )
+    finally:
+        await database.dispose()
+
+
+def work(database_url: str, config: EngineConfig) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        jwt_secret=SecretStr(secrets.token_urlsafe(48)),
+        encryption_keys=SecretStr(generate_encryption_key()),
+    )
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await run_workers(database_url, settings, stop, config=config)
+
+    import uvloop
+
+    uvloop.install()
+    asyncio.run(serve())
+
+
+async def counters(database_url: str) -> tuple[int, int, int]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        row = await connection.fetchrow(
+            "select xact_commit, (select count(*) from workflow_executions where execution_status = 'running') as running,"
+            " (select count(*) from workflow_executions) as total"
+            " from pg_stat_database where datname = current_database()"
+        )
+        return int(row["xact_commit"]), int(row["running"]), int(row["total"])
+    finally:
+        await connection.close()
+
+
+async def steady_rate(database_url: str) -> float:
+    """Executions/s between the first and the last completion (worker start-up left out)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        row = await connection.fetchrow(
+            "select count(*) as n, extract(epoch from max(completed_at) - min(completed_at)) as span "
+            "from workflow_executions"
+        )
+        return round(int(row["n"]) / float(row["span"]), 1)
+    finally:
+        await connection.close()
+
+
+async def drain(database_url: str, arguments: argparse.Namespace) -> dict[str, Any]:
+    await queue_backlog(database_url, arguments.executions)
+    await asyncio.sleep(1)  # let the statistics collector catch up before the baseline
+    commits_before, _, _ = await counters(database_url)
+    config = dataclasses.replace(
+        EngineConfig(), concurrency=arguments.concurrency, chain_instant_steps=not arguments.one_job_per_step
+    )
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=work, args=(database_url, config)) for _ in range(arguments.worker_processes)
+    ]
+    began = time.monotonic()
+    for process in processes:
+        process.start()
+    try:
+        while True:
+            await asyncio.sleep(0.25)
+            _, running, total = await counters(database_url)
+            if running == 0:
+                break
+        elapsed = time.monotonic() - began
+    finally:
+        for process in processes:
+            os.kill(process.pid or 0, signal.SIGTERM)
+        for process in processes:
+            process.join(timeout=60)
+    await asyncio.sleep(1)
+    commits_after, _, _ = await counters(database_url)
+    steady = await steady_rate(database_url)
+    return {
+        "executions": total,
+        "worker_processes": arguments.worker_processes,
+        "concurrency": arguments.concurrency,
+        "policy": "one job per step" if arguments.one_job_per_step else "instant steps chained",
+        "seconds_including_worker_start": round(elapsed, 2),
+        "completed_per_second": steady,
+        "commits_per_execution": round((commits_after - commits_before) / total, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--executions", type=int, default=3000)
+    parser.add_argument("--worker-processes", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--one-job-per-step", action="store_true")
+    arguments = parser.parse_args()
+    with ExitStack() as stack:
+        server_url = os.environ.get("AUTOFY_DATABASE_URL")
+        if server_url is None:
+            folder = Path(tempfile.mkdtemp(prefix="autofy-bench-", dir="/var/tmp"))
+            stack.callback(shutil.rmtree, folder, True)
+            embedded = EmbeddedPostgres(folder)
+            server_url = embedded.start()
+            stack.callback(embedded.stop)
+        name = f"autofy_drain_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_admin(server_url, f"create database {name}"))
+        stack.callback(
+            lambda: asyncio.run(_admin(server_url, f"drop database if exists {name} with (force)"))
+        )
+        parts = urlsplit(server_url)
+        database_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+        migrate.upgrade(database_url)
+        print(json.dumps(asyncio.run(drain(database_url, arguments)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The execution engine: runs workflows durably, step by step (docs/engine.md)."""

@@ -1,0 +1,94 @@
+"""What an execution records about each step, with secrets redacted and sizes bounded."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+StepStatus = Literal["completed", "skipped", "failed", "filtered"]
+
+# A step's output is kept in the execution row and handed to later steps: past this size the
+# step fails (rather than passing on a truncated value that later steps would misread).
+MAX_STEP_OUTPUT_BYTES = 256 * 1024
+# Trigger data (a webhook body, an email) is stored with the execution and rendered into steps.
+MAX_TRIGGER_DATA_BYTES = 1024 * 1024
+
+REDACTED = "[redacted]"
+# A secret word as a whole part of the key: `access_token`, `X-API-Key`, `Authorization`,
+# `client_secret` are redacted; `tokens_used`, `secretary`, `passed` are not.
+_SECRET_KEY = re.compile(
+    r"(?:^|[_\-\s.])(?:passwords?|passphrase|passwd|secrets?|token|api[_\-]?key|authorization|cookies?"
+    r"|credentials?|private[_\-]?key)(?:$|[_\-\s.])",
+    re.IGNORECASE,
+)
+
+
+def redact(value: Any) -> Any:
+    """`value` with the values of secret-looking keys (password, token, api_key, …) replaced."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if isinstance(key, str) and _SECRET_KEY.search(key) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def json_size(value: Any) -> int:
+    return len(json.dumps(value, default=str, separators=(",", ":")).encode())
+
+
+@dataclass
+class StepResult:
+    """One entry of `workflow_executions.step_results`."""
+
+    step_id: str
+    step_order: int
+    service_name: str
+    action_name: str
+    status: StepStatus
+    attempts: int
+    started_at: str
+    completed_at: str
+    duration_ms: int
+    input: Any
+    output: Any
+    error: str | None
+    credits: int = 0
+
+    @classmethod
+    def timed(
+        cls,
+        *,
+        step: dict[str, Any],
+        status: StepStatus,
+        attempts: int,
+        started_at: datetime,
+        completed_at: datetime,
+        input: Any,
+        output: Any = None,
+        error: str | None = None,
+        credits: int = 0,
+    ) -> StepResult:
+        return cls(
+            step_id=step["step_id"],
+            step_order=step["step_order"],
+            service_name=step["service_name"],
+            action_name=step["action_name"],
+            status=status,
+            attempts=attempts,
+            started_at=started_at.isoformat(),
+            completed_at=completed_at.isoformat(),
+            duration_ms=round((completed_at - started_at).total_seconds() * 1000),
+            input=redact(input),
+            output=output,
+            error=error,
+            credits=credits,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,352 @@
+"""The engine's SQL, on the connection of the transaction it is given.
+
+The worker's path is the hot one (every execution crosses it several times), so these statements
+go straight to asyncpg (prepared and cached per connection) rather than through SQLAlchemy's
+expression layer; they still run inside the caller's SQLAlchemy transaction. json/jsonb
+parameters are passed as JSON text; the connection decodes json/jsonb results into Python values.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Row = asyncpg.Record
+# A connection of its own (pgqueuer's, SQLAlchemy's) or one lent by the worker's pool.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+# --- starting ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkflowToStart:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    status: str
+    trigger_type: str
+    credits_used: int
+    credits_limit: int
+    steps: list[dict[str, Any]]
+
+
+_WORKFLOW_TO_START = """
+select w.id, w.user_id, w.name, w.status, w.trigger_type,
+       coalesce(p.credits_used, 0) as credits_used, coalesce(p.credits_limit, 0) as credits_limit,
+       coalesce((
+         select json_agg(json_build_object(
+                  'step_id', s.id, 'step_order', s.step_order, 'step_type', s.step_type,
+                  'service_name', s.service_name, 'action_name', s.action_name,
+                  'configuration', s.configuration, 'conditions', coalesce(s.conditions, '{}'),
+                  'error_handling', coalesce(s.error_handling, '{}'))
+                order by s.step_order)
+         from public.workflow_steps s
+         where s.workflow_id = w.id and coalesce(s.is_enabled, true)
+       ), '[]'::json) as steps
+from public.workflows w
+join public.profiles p on p.id = w.user_id
+where w.id = $1
+"""
+
+
+async def workflow_to_start(connection: Connection, workflow_id: uuid.UUID) -> WorkflowToStart | None:
+    row = await connection.fetchrow(_WORKFLOW_TO_START, workflow_id)
+    if row is None:
+        return None
+    return WorkflowToStart(
+        id=row["id"],
+        user_id=row["user_id"],
+        name=row["name"],
+        status=row["status"],
+        trigger_type=row["trigger_type"],
+        credits_used=row["credits_used"],
+        credits_limit=row["credits_limit"],
+        steps=row["steps"],
+    )
+
+
+_INSERT_EXECUTION = """
+insert into public.workflow_executions
+  (id, workflow_id, user_id, trigger_data, execution_status, total_steps, metadata,
+   engine_plan, step_results, engine_cursor, completed_steps, dedupe_key)
+values ($1, $2, $3, $4::jsonb, 'running', $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11)
+on conflict (workflow_id, dedupe_key) where dedupe_key is not null do nothing
+returning id
+"""
+
+
+async def insert_execution(
+    connection: Connection,
+    *,
+    execution_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    user_id: uuid.UUID,
+    trigger_data: str,
+    total_steps: int,
+    metadata: dict[str, Any],
+    plan: list[dict[str, Any]],
+    step_results: list[dict[str, Any]],
+    cursor: int,
+    completed_steps: int,
+    dedupe_key: str | None,
+) -> bool:
+    """Insert a running execution; False when `dedupe_key` already started one for the workflow."""
+    inserted = await connection.fetchval(
+        _INSERT_EXECUTION,
+        execution_id,
+        workflow_id,
+        user_id,
+        trigger_data,
+        total_steps,
+        as_json(metadata),
+        as_json(plan),
+        as_json(step_results),
+        cursor,
+        completed_steps,
+        dedupe_key,
+    )
+    return inserted is not None
+
+
+async def execution_by_dedupe_key(
+    connection: Connection, workflow_id: uuid.UUID, dedupe_key: str
+) -> uuid.UUID | None:
+    found: uuid.UUID | None = await connection.fetchval(
+        "select id from public.workflow_executions where workflow_id = $1 and dedupe_key = $2",
+        workflow_id,
+        dedupe_key,
+    )
+    return found
+
+
+# --- running ----------------------------------------------------------------------------------
+
+_EXECUTION_FOR_JOB = """
+select e.id, e.workflow_id, e.user_id, e.execution_status, e.trigger_data, e.started_at,
+       e.step_results, e.completed_steps, e.failed_steps, e.credits_used, e.metadata,
+       e.engine_plan, e.engine_cursor, e.engine_job_seq, e.engine_attempt
+from public.workflow_executions e
+where e.id = $1
+"""
+
+
+async def execution_for_job(connection: Connection, execution_id: uuid.UUID) -> Row | None:
+    row: Row | None = await connection.fetchrow(_EXECUTION_FOR_JOB, execution_id)
+    return row
+
+
+async def execution_for_user_action(connection: Connection, execution_id: uuid.UUID) -> Row | None:
+    row: Row | None = await connection.fetchrow(
+        "select id, workflow_id, execution_status, trigger_data, step_results, error_step_id "
+        "from public.workflow_executions where id = $1",
+        execution_id,
+    )
+    return row
+
+
+_CHECKPOINT = """
+update public.workflow_executions
+set step_results = $4::jsonb, completed_steps = $5, failed_steps = $6, credits_used = $7,
+    metadata = $8::jsonb, engine_cursor = $9, engine_attempt = $10, engine_job_seq = $11
+where id = $1 and engine_job_seq = $2 and engine_cursor = $3 and execution_status = 'running'
+"""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The part of an execution a checkpoint writes."""
+
+    step_results: list[dict[str, Any]]
+    completed_steps: int
+    failed_steps: int
+    credits_used: int
+    metadata: dict[str, Any]
+    cursor: int
+    attempt: int
+    job_seq: int
+
+
+@dataclass(frozen=True)
+class Token:
+    """Where the writer believes the run stands. A write is applied only if that is still true,
+    which refuses a zombie worker's late write and any write after a cancel."""
+
+    execution_id: uuid.UUID
+    job_seq: int
+    cursor: int
+
+
+async def checkpoint(connection: Connection, token: Token, progress: Progress) -> bool:
+    status = await connection.execute(
+        _CHECKPOINT,
+        token.execution_id,
+        token.job_seq,
+        token.cursor,
+        as_json(progress.step_results),
+        progress.completed_steps,
+        progress.failed_steps,
+        progress.credits_used,
+        as_json(progress.metadata),
+        progress.cursor,
+        progress.attempt,
+        progress.job_seq,
+    )
+    return bool(status == "UPDATE 1")
+
+
+# Finishing an execution and its bookkeeping, in one statement: the execution's final state, the
+# workflow's totals and running average, and the credits on the owner's profile. $2 = false skips
+# the compare-and-set (a cancel by the user applies whatever the worker is doing).
+_FINISH = """
+with finished as (
+  update public.workflow_executions e
+  set execution_status = $5, completed_at = clock_timestamp(),
+      duration = clock_timestamp() - e.started_at,
+      step_results = coalesce($6::jsonb, e.step_results),
+      completed_steps = coalesce($7, e.completed_steps),
+      failed_steps = coalesce($8, e.failed_steps),
+      credits_used = coalesce($9, e.credits_used),
+      metadata = coalesce($10::jsonb, e.metadata),
+      error_message = $11, error_step_id = $12,
+      engine_cursor = coalesce($13, e.engine_cursor),
+      engine_job_seq = e.engine_job_seq + 1
+  where e.id = $1 and e.execution_status = 'running'
+    and (not $2 or (e.engine_job_seq = $3 and e.engine_cursor = $4))
+  returning e.workflow_id, e.user_id, e.execution_status, e.duration, e.credits_used, e.completed_at
+),
+totals as (
+  update public.workflows w
+  set total_executions = coalesce(w.total_executions, 0) + 1,
+      successful_executions = coalesce(w.successful_executions, 0)
+        + (f.execution_status = 'completed')::int,
+      failed_executions = coalesce(w.failed_executions, 0) + (f.execution_status = 'failed')::int,
+      last_executed_at = f.completed_at,
+      average_duration = case
+        when f.execution_status = 'cancelled' then w.average_duration
+        else coalesce(w.average_duration, interval '0')
+             + (f.duration - coalesce(w.average_duration, interval '0'))
+               / (coalesce(w.successful_executions, 0) + coalesce(w.failed_executions, 0) + 1)
+      end
+  from finished f
+  where w.id = f.workflow_id
+),
+credits as (
+  update public.profiles p
+  set credits_used = coalesce(p.credits_used, 0) + f.credits_used
+  from finished f
+  where p.id = f.user_id and f.credits_used > 0
+)
+select count(*) from finished
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # completed | failed | cancelled
+    progress: Progress | None = None
+    error_message: str | None = None
+    error_step_id: uuid.UUID | None = None
+
+
+async def finish(
+    connection: Connection, token: Token | None, execution_id: uuid.UUID, outcome: Outcome
+) -> bool:
+    """Record the end of a run and its bookkeeping; False when the run had already moved on."""
+    progress = outcome.progress
+    finished = await connection.fetchval(
+        _FINISH,
+        execution_id,
+        token is not None,
+        token.job_seq if token else 0,
+        token.cursor if token else 0,
+        outcome.status,
+        as_json(progress.step_results) if progress else None,
+        progress.completed_steps if progress else None,
+        progress.failed_steps if progress else None,
+        progress.credits_used if progress else None,
+        as_json(progress.metadata) if progress else None,
+        outcome.error_message,
+        outcome.error_step_id,
+        progress.cursor if progress else None,
+    )
+    return bool(finished)
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+
+async def integration_for(connection: Connection, user_id: uuid.UUID, service_name: str) -> Row | None:
+    row: Row | None = await connection.fetchrow(
+        "select id, credentials, configuration, status from public.integrations "
+        "where user_id = $1 and service_name = $2",
+        user_id,
+        service_name,
+    )
+    return row
+
+
+async def save_integration_credentials(
+    connection: Connection, integration_id: uuid.UUID, stored: dict[str, Any]
+) -> None:
+    await connection.execute(
+        "update public.integrations set credentials = $2::jsonb where id = $1",
+        integration_id,
+        as_json(stored),
+    )
+
+
+async def mark_integration_failing(
+    connection: Connection, integration_id: uuid.UUID, *, status: str, message: str
+) -> None:
+    await connection.execute(
+        "update public.integrations set status = $2, error_message = $3 where id = $1",
+        integration_id,
+        status,
+        message,
+    )
+
+
+# --- sweeping ---------------------------------------------------------------------------------
+
+# Running executions with no live job (queued or picked) for their current job_seq: their job was
+# lost to something outside the engine's control (an operator deleting queue rows, a bug). One
+# worker at a time sweeps (the advisory lock); each run found gets a fresh job.
+_ORPHANS = """
+select e.id, e.engine_job_seq, e.engine_cursor
+from public.workflow_executions e
+where e.execution_status = 'running'
+  and e.started_at < now() - $1::interval
+  and pg_try_advisory_xact_lock(7244101003)
+  and not exists (
+    select from pgqueuer q
+    where q.dedupe_key = e.id::text || ':' || e.engine_job_seq
+      and q.status in ('queued', 'picked'))
+limit 100
+"""
+
+
+async def orphaned_executions(connection: Connection, older_than_seconds: float) -> list[Token]:
+    rows = await connection.fetch(_ORPHANS, timedelta(seconds=older_than_seconds))
+    return [Token(row["id"], row["engine_job_seq"], row["engine_cursor"]) for row in rows]
+
+
+async def move_job_seq(connection: Connection, token: Token) -> bool:
+    status = await connection.execute(
+        "update public.workflow_executions set engine_job_seq = engine_job_seq + 1 "
+        "where id = $1 and engine_job_seq = $2 and engine_cursor = $3 and execution_status = 'running'",
+        token.execution_id,
+        token.job_seq,
+        token.cursor,
+    )
+    return bool(status == "UPDATE 1")

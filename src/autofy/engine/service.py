@@ -1,0 +1,278 @@
+"""Starting, cancelling, re-running and resuming executions: the engine's contract with the rest.
+
+`start_execution` is what every trigger calls (manual runs, webhooks, schedules, new email). It
+runs in the caller's transaction as the service role, records the execution and enqueues its first
+job in that same transaction, so the execution exists and will run exactly when the caller commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from autofy.audit import service as audit
+from autofy.audit.schemas import RequestInfo
+from autofy.engine import queue, repository
+from autofy.engine.queue import ExecutionJob, raw_connection
+from autofy.engine.records import MAX_TRIGGER_DATA_BYTES
+from autofy.engine.repository import Outcome
+from autofy.errors import ConflictError, NotFoundError, PayloadTooLargeError, PaymentRequiredError
+
+TRIGGER_TYPES = ("manual", "scheduled", "webhook", "email")
+
+
+async def start_execution(
+    session: AsyncSession,
+    *,
+    workflow_id: uuid.UUID,
+    trigger_type: str,
+    trigger_data: dict[str, Any],
+    dedupe_key: str | None = None,
+) -> uuid.UUID:
+    """Record a new running execution of the workflow and enqueue its first step; its id.
+
+    Call it in a service-role transaction; nothing runs until that transaction commits.
+    - Only active workflows run; a manual run of a draft or paused workflow is a test run
+      (`metadata.test_run`). Archived workflows never run (ConflictError).
+    - A user whose profile has used its credits is refused (PaymentRequiredError, 402).
+    - Trigger data larger than 1 MiB as JSON is refused (PayloadTooLargeError, 413).
+    - With `dedupe_key` (a webhook delivery id), a second call with the same key for the same
+      workflow starts nothing and returns the first execution's id, also under concurrency.
+    """
+    return await _start(
+        session,
+        workflow_id=workflow_id,
+        trigger_type=trigger_type,
+        trigger_data=trigger_data,
+        dedupe_key=dedupe_key,
+    )
+
+
+async def _start(
+    session: AsyncSession,
+    *,
+    workflow_id: uuid.UUID,
+    trigger_type: str,
+    trigger_data: dict[str, Any],
+    dedupe_key: str | None = None,
+    extra_metadata: dict[str, Any] | None = None,
+    resume_from: repository.Row | None = None,
+) -> uuid.UUID:
+    if trigger_type not in TRIGGER_TYPES:
+        raise ValueError(f"unknown trigger type {trigger_type!r}")
+    connection = await raw_connection(session)
+    workflow = await repository.workflow_to_start(connection, workflow_id)
+    if workflow is None:
+        raise NotFoundError("The workflow does not exist.")
+    test_run = workflow.status != "active"
+    if workflow.status == "archived" or (test_run and trigger_type != "manual"):
+        raise ConflictError(
+            f"The workflow is {workflow.status}: only active workflows run on their trigger "
+            "(a draft or paused workflow can be run by hand as a test)."
+        )
+    if workflow.credits_used >= workflow.credits_limit:
+        raise PaymentRequiredError(
+            f"Your plan's credits are used up ({workflow.credits_used} of {workflow.credits_limit}); "
+            "no new runs start until the limit is raised."
+        )
+    trigger_json = repository.as_json(trigger_data)
+    if len(trigger_json.encode()) > MAX_TRIGGER_DATA_BYTES:
+        raise PayloadTooLargeError(
+            f"The trigger data is larger than {MAX_TRIGGER_DATA_BYTES // 1024} KiB as JSON."
+        )
+
+    plan = [step for step in workflow.steps if step["step_type"] != "trigger"]
+    trigger_step = next((step for step in workflow.steps if step["step_type"] == "trigger"), None)
+    metadata: dict[str, Any] = {"trigger_type": trigger_type, "workflow_name": workflow.name}
+    if test_run:
+        metadata["test_run"] = True
+    if trigger_step is not None:
+        # The trigger step's output is the trigger data: `steps.new_email` and `steps[1]` work too.
+        metadata["trigger_step"] = {
+            "step_order": trigger_step["step_order"],
+            "action_name": trigger_step["action_name"],
+        }
+    metadata |= extra_metadata or {}
+
+    reused, cursor = _reusable_results(plan, resume_from) if resume_from is not None else ([], 0)
+    execution_id = uuid.uuid4()
+    inserted = await repository.insert_execution(
+        connection,
+        execution_id=execution_id,
+        workflow_id=workflow.id,
+        user_id=workflow.user_id,
+        trigger_data=trigger_json,
+        total_steps=len(plan),
+        metadata=metadata,
+        plan=plan,
+        step_results=reused,
+        cursor=cursor,
+        completed_steps=sum(1 for result in reused if result["status"] == "completed"),
+        dedupe_key=dedupe_key,
+    )
+    if not inserted:
+        assert dedupe_key is not None
+        existing = await repository.execution_by_dedupe_key(connection, workflow.id, dedupe_key)
+        assert existing is not None, "a conflicting dedupe key names an existing execution"
+        return existing
+    await queue.enqueue(connection, ExecutionJob(execution_id, job_seq=1))
+    return execution_id
+
+
+def _reusable_results(plan: list[dict[str, Any]], failed: repository.Row) -> tuple[list[dict[str, Any]], int]:
+    """For a resume: the failed run's results before its failed step, and where to continue."""
+    failed_step_id = str(failed["error_step_id"]) if failed["error_step_id"] else None
+    position = next(
+        (index for index, step in enumerate(plan) if str(step["step_id"]) == failed_step_id), None
+    )
+    if position is None:
+        raise ConflictError(
+            "The step this run failed at is no longer part of the workflow; re-run it instead."
+        )
+    earlier = {str(step["step_id"]) for step in plan[:position]}
+    reused = [
+        result | {"reused": True}
+        for result in failed["step_results"]
+        if result["step_id"] in earlier and result["status"] in ("completed", "skipped")
+    ]
+    return reused, position
+
+
+# --- what users do with executions --------------------------------------------------------------
+
+_CURRENT_ROLE = text("select current_setting('role')")
+_SET_ROLE = text("select set_config('role', :role, true)")
+
+
+@asynccontextmanager
+async def as_service(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The same transaction as the service role, then back to the caller's role.
+
+    Executions are written by the service role only; a user's action (run, cancel) is checked
+    under their own role first (RLS: someone else's workflow is not found), then written in the
+    same transaction, so the check and the write commit together.
+    """
+    previous_role = await session.scalar(_CURRENT_ROLE)
+    await session.execute(_SET_ROLE, {"role": "service_role"})
+    try:
+        yield session
+    finally:
+        await session.execute(_SET_ROLE, {"role": previous_role})
+
+
+async def _visible(session: AsyncSession, sql: str, resource_id: uuid.UUID) -> None:
+    if await session.scalar(text(sql), {"id": resource_id}) is None:
+        raise NotFoundError()
+
+
+async def run_workflow(
+    session: AsyncSession,
+    *,
+    workflow_id: uuid.UUID,
+    payload: dict[str, Any],
+    actor: uuid.UUID,
+    meta: RequestInfo | None = None,
+) -> uuid.UUID:
+    """A manual run by the workflow's owner (the session is theirs): the new execution's id."""
+    await _visible(session, "select id from public.workflows where id = :id", workflow_id)
+    async with as_service(session):
+        execution_id = await start_execution(
+            session, workflow_id=workflow_id, trigger_type="manual", trigger_data=payload
+        )
+    await _audit(session, actor, "execution.start", execution_id, {"workflow_id": str(workflow_id)}, meta)
+    return execution_id
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: uuid.UUID,
+    action: str,
+    execution_id: uuid.UUID,
+    details: dict[str, Any],
+    meta: RequestInfo | None,
+) -> None:
+    await audit.record(
+        session,
+        user_id=actor,
+        action=action,
+        resource_type="execution",
+        resource_id=execution_id,
+        details=details,
+        meta=meta,
+    )
+
+
+async def _own_execution(session: AsyncSession, execution_id: uuid.UUID) -> repository.Row:
+    """The caller's execution (RLS decides), read as the service for the engine's columns."""
+    await _visible(session, "select id from public.workflow_executions where id = :id", execution_id)
+    async with as_service(session):
+        row = await repository.execution_for_user_action(await raw_connection(session), execution_id)
+    assert row is not None
+    return row
+
+
+async def cancel(
+    session: AsyncSession, *, execution_id: uuid.UUID, actor: uuid.UUID, meta: RequestInfo | None = None
+) -> None:
+    """Cancel a running (or delayed, or retry-waiting) execution. Its queued job becomes a no-op
+    and a step in flight cannot record its result: the status is final from here on."""
+    row = await _own_execution(session, execution_id)
+    if row["execution_status"] != "running":
+        raise ConflictError(f"The execution is already {row['execution_status']}.")
+    async with as_service(session):
+        cancelled = await repository.finish(
+            await raw_connection(session),
+            None,
+            execution_id,
+            Outcome(status="cancelled", error_message="Cancelled by the user."),
+        )
+    if not cancelled:
+        raise ConflictError("The execution finished before it could be cancelled.")
+    await _audit(session, actor, "execution.cancel", execution_id, {}, meta)
+
+
+async def rerun(
+    session: AsyncSession, *, execution_id: uuid.UUID, actor: uuid.UUID, meta: RequestInfo | None = None
+) -> uuid.UUID:
+    """A new execution of the same workflow with the same trigger data; its id."""
+    row = await _own_execution(session, execution_id)
+    async with as_service(session):
+        new_id = await _start(
+            session,
+            workflow_id=row["workflow_id"],
+            trigger_type="manual",
+            trigger_data=row["trigger_data"],
+            extra_metadata={"rerun_of": str(execution_id)},
+        )
+    await _audit(session, actor, "execution.rerun", new_id, {"rerun_of": str(execution_id)}, meta)
+    return new_id
+
+
+async def resume(
+    session: AsyncSession, *, execution_id: uuid.UUID, actor: uuid.UUID, meta: RequestInfo | None = None
+) -> uuid.UUID:
+    """Continue a failed execution from its failed step, as a new execution; its id.
+
+    The failed execution stays as it was (its status is final); the new one carries the earlier
+    steps' results (marked `reused`, not charged again), runs the workflow's current steps from
+    the failed one on, and names the original in `metadata.resumed_from`.
+    """
+    row = await _own_execution(session, execution_id)
+    if row["execution_status"] != "failed":
+        raise ConflictError(f"Only a failed execution can be resumed; this one is {row['execution_status']}.")
+    async with as_service(session):
+        new_id = await _start(
+            session,
+            workflow_id=row["workflow_id"],
+            trigger_type="manual",
+            trigger_data=row["trigger_data"],
+            extra_metadata={"resumed_from": str(execution_id)},
+            resume_from=row,
+        )
+    await _audit(session, actor, "execution.resume", new_id, {"resumed_from": str(execution_id)}, meta)
+    return new_id
