@@ -195,7 +195,8 @@ values
       {"step_order": 1, "step_type": "trigger", "service_name": "gmail", "action_name": "new_email",
        "configuration": {"query": "in:inbox"}},
       {"step_order": 2, "step_type": "action", "service_name": "openai", "action_name": "summarize",
-       "configuration": {"model": "gpt-4o-mini", "text": "{{ trigger.body_text }}", "max_words": 80}},
+       "configuration": {"model": "gpt-4o-mini", "max_words": 80,
+                         "text": "Subject: {{ trigger.subject }}\n\n{{ trigger.body_text }}"}},
       {"step_order": 3, "step_type": "action", "service_name": "telegram", "action_name": "send_message",
        "configuration": {"chat_id": "",
                          "text": "{{ trigger.subject }}\n\n{{ steps.summarize.text }}"},
@@ -235,7 +236,8 @@ values
          "max_tokens": 600
        }},
       {"step_order": 3, "step_type": "action", "service_name": "notion", "action_name": "create_page",
-       "configuration": {"parent_database_id": "", "title": "Briefing {{ now[:10] }}",
+       "configuration": {"parent_database_id": "",
+                         "title": "Briefing {{ (trigger.scheduled_for | default(now))[:10] }}",
                          "content": "{{ steps.prompt.text }}"}},
       {"step_order": 4, "step_type": "action", "service_name": "telegram", "action_name": "send_message",
        "configuration": {"chat_id": "", "text": "{{ steps.prompt.text }}"}}
@@ -260,18 +262,18 @@ values
 (
   '20000000-0000-4000-8000-000000000004',
   'Webhook alerts to Telegram',
-  'Any system that can call a URL (monitoring, CI, a form) sends an alert to a Telegram chat.',
+  'Any system that can call a URL (monitoring, CI, a form) sends an alert to a Telegram chat: post JSON or form fields title and message, or plain text.',
   'notifications', 'beginner', array['telegram'],
   $json${
     "name": "Webhook alerts to Telegram",
-    "description": "Any system that can call a URL (monitoring, CI, a form) sends an alert to a Telegram chat.",
+    "description": "Any system that can call a URL (monitoring, CI, a form) sends an alert to a Telegram chat: post JSON or form fields title and message, or plain text.",
     "trigger_type": "webhook",
     "trigger_config": {},
     "tags": ["webhook", "alerts", "telegram"],
     "steps": [
       {"step_order": 1, "step_type": "action", "service_name": "telegram", "action_name": "send_message",
        "configuration": {"chat_id": "",
-                         "text": "Alert: {{ trigger.title | default('webhook received') }}\n{{ trigger.message | default('') }}"}}
+                         "text": "Alert: {{ trigger.body.title | default('webhook received') }}\n{{ trigger.body.message | default(trigger.body.raw) | default('') | truncate(3500) }}"}}
     ],
     "inputs": [
       {"key": "telegram_chat_id", "label": "Telegram chat", "type": "string", "required": true,
