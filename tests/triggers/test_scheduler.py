@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from autofy.config import Settings
 from autofy.db.engine import Database
 from autofy.errors import ValidationFailedError
+from autofy.observability.metrics import REGISTRY
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.scheduler import Scheduler, run_scheduler
 from autofy.triggers.tables import workflow_schedules
@@ -98,10 +99,17 @@ async def test_a_due_slot_fires_once(
     await scheduler.fire_due_schedules()
     assert await executions_of(database, workflow.id) == []  # 12:00 is not after activation at 12:00
 
+    fired_before = REGISTRY.get_sample_value("autofy_scheduler_lateness_seconds_count") or 0
+    late_before = REGISTRY.get_sample_value("autofy_scheduler_lateness_seconds_sum") or 0
     clock.advance(minutes=60, seconds=1)
     await scheduler.fire_due_schedules()
     await scheduler.fire_due_schedules()
 
+    # One slot fired, one second after it was due.
+    assert REGISTRY.get_sample_value("autofy_scheduler_lateness_seconds_count") == fired_before + 1
+    assert REGISTRY.get_sample_value("autofy_scheduler_lateness_seconds_sum") == pytest.approx(
+        late_before + 1
+    )
     [execution] = await executions_of(database, workflow.id)
     assert execution["trigger_data"] == {
         "scheduled_for": "2026-11-25T13:00:00+00:00",

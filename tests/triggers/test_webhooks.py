@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 
 from autofy.db import tables
 from autofy.db.engine import Database, user_claims
+from autofy.observability.metrics import REGISTRY
 from autofy.triggers.tables import workflow_webhooks
 from autofy.triggers.webhook import MAX_WEBHOOK_BODY_BYTES, sign
 from tests.api_fixtures import sign_up
@@ -218,11 +219,17 @@ async def test_unknown_paused_and_badly_signed_hooks_look_the_same(
         "bad signature": await hook_path(database, signed),
     }
 
+    rejected_before = (
+        REGISTRY.get_sample_value("autofy_webhook_rejections_total", {"reason": "not_found"}) or 0
+    )
     answers = {}
     for name, path in targets.items():
         response = await client.post(path, content=body, headers=signed_headers("guess", body))
         answers[name] = (response.status_code, response.content, sorted(response.headers.keys()))
 
+    # Counted, under one reason: the metrics must not tell the three apart either.
+    rejected = REGISTRY.get_sample_value("autofy_webhook_rejections_total", {"reason": "not_found"})
+    assert rejected == rejected_before + 3
     assert answers["unknown"][0] == 404
     assert answers["unknown"] == answers["paused"] == answers["bad signature"]
     assert await executions_of(database, paused.id) == []

@@ -32,6 +32,7 @@ from autofy.engine.queue import ExecutionJob
 from autofy.engine.records import MAX_STEP_OUTPUT_BYTES, StepResult, json_size
 from autofy.engine.repository import Connection, Outcome, Progress, Token
 from autofy.engine.templating import TemplateError, render
+from autofy.observability import metrics
 from autofy.security.crypto import CredentialCipher, CredentialDecryptionError
 
 logger = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ class ExecutionRunner:
             if step_run.result is not None:
                 self._record(state, step_run.result)
             if step_run.verdict == "retry":
+                metrics.step_retries.labels(step["service_name"], step["action_name"]).inc()
                 state.attempt += 1
                 state.metadata["retrying"] = {
                     "step_id": step["step_id"],
@@ -237,6 +239,9 @@ class ExecutionRunner:
                 await self._checkpoint(state)
 
     def _record(self, state: RunState, result: StepResult) -> None:
+        metrics.step_duration.labels(result.service_name, result.action_name, result.status).observe(
+            result.duration_ms / 1000
+        )
         state.step_results.append(result.as_json())
         if result.status == "completed":
             state.completed_steps += 1
@@ -363,6 +368,7 @@ class ExecutionRunner:
             await self._save_integrations(connection, state)
             if not await repository.finish(connection, state.token, state.execution_id, outcome):
                 raise Superseded
+        _count_finished(state, outcome)
 
     async def _save_integrations(self, connection: Connection, state: RunState) -> None:
         for integration_id, credentials in state.rotated.items():
@@ -390,9 +396,15 @@ class ExecutionRunner:
             if row is None or row["engine_job_seq"] != job.job_seq:
                 return
             state = RunState.from_row(row)
-            await repository.finish(
-                connection, state.token, state.execution_id, Outcome(status="failed", error_message=message)
-            )
+            outcome = Outcome(status="failed", error_message=message)
+            if not await repository.finish(connection, state.token, state.execution_id, outcome):
+                return
+        _count_finished(state, outcome)
+
+
+def _count_finished(state: RunState, outcome: Outcome) -> None:
+    trigger_type = str(state.metadata.get("trigger_type", "unknown"))
+    metrics.executions_finished.labels(trigger_type, outcome.status).inc()
 
 
 def _rotation_recorder(state: RunState, credentials: Credentials | None) -> Any:

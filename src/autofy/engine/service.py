@@ -22,6 +22,7 @@ from autofy.engine.queue import ExecutionJob, raw_connection
 from autofy.engine.records import MAX_TRIGGER_DATA_BYTES
 from autofy.engine.repository import Outcome
 from autofy.errors import ConflictError, NotFoundError, PayloadTooLargeError, PaymentRequiredError
+from autofy.observability import metrics
 
 TRIGGER_TYPES = ("manual", "scheduled", "webhook", "email")
 
@@ -121,6 +122,7 @@ async def _start(
         assert existing is not None, "a conflicting dedupe key names an existing execution"
         return existing
     await queue.enqueue(connection, ExecutionJob(execution_id, job_seq=1))
+    metrics.executions_started.labels(trigger_type).inc()
     return execution_id
 
 

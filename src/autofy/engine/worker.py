@@ -34,6 +34,7 @@ from autofy.engine.config import EngineConfig
 from autofy.engine.connections import ServicePool
 from autofy.engine.queue import RUN_EXECUTION, ExecutionJob
 from autofy.engine.runner import ExecutionRunner, RunState, Superseded
+from autofy.observability.logs import execution_id as execution_id_context
 from autofy.security.crypto import CredentialCipher
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,9 @@ async def run_workers(
 async def _run_job(runner: ExecutionRunner, config: EngineConfig, job: Job) -> None:
     execution_job = ExecutionJob.decode(job.payload)
     state: RunState | None = None
+    # Every log line of this job names its execution (asyncio tasks copy the context, so the
+    # value stays with this job).
+    execution_id_context.set(str(execution_job.execution_id))
     try:
         state = await runner.load(execution_job)
         if state is not None:

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from autofy.auth.dependencies import AppSettings, Principal, RequestMeta, UserSession, require
 from autofy.db.engine import Database
 from autofy.dependencies import get_database
-from autofy.errors import PayloadTooLargeError, error_responses
+from autofy.errors import DomainError, PayloadTooLargeError, error_responses
+from autofy.observability import metrics
 from autofy.triggers import service, webhook
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.schemas import WebhookAccepted, WebhookEndpoint, WebhookIgnored
@@ -53,17 +54,22 @@ async def receive_delivery(
     all get the same 404. A workflow started by Telegram's new_message takes Telegram's updates
     (checked by `X-Telegram-Bot-Api-Secret-Token`) and answers 200 to one its filters leave out.
     """
-    body = await _read_body(request, webhook.MAX_WEBHOOK_BODY_BYTES)
-    delivery = webhook.Delivery(
-        content_type=request.headers.get("content-type", ""),
-        body=body,
-        headers=list(request.headers.items()),
-        query=list(request.query_params.multi_items()),
-    )
-    # The caller is anonymous (the token is its only credential) and executions are written by the
-    # service role only. The block commits before the answer: a 202 names a durable execution.
-    async with database.service_session() as session:
-        outcome = await webhook.deliver(session, token, delivery, now=datetime.now(UTC))
+    try:
+        body = await _read_body(request, webhook.MAX_WEBHOOK_BODY_BYTES)
+        delivery = webhook.Delivery(
+            content_type=request.headers.get("content-type", ""),
+            body=body,
+            headers=list(request.headers.items()),
+            query=list(request.query_params.multi_items()),
+        )
+        # The caller is anonymous (the token is its only credential) and executions are written by
+        # the service role only. The block commits before the answer: a 202 names a durable execution.
+        async with database.service_session() as session:
+            outcome = await webhook.deliver(session, token, delivery, now=datetime.now(UTC))
+    except DomainError as error:
+        # By the answer's code only: /metrics must not tell an unknown token from a paused one.
+        metrics.webhook_rejections.labels(error.code).inc()
+        raise
     if isinstance(outcome, WebhookIgnored):
         return JSONResponse(outcome.model_dump(), status_code=status.HTTP_200_OK)
     return WebhookAccepted(execution_id=outcome)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from autofy.config import Settings
 from autofy.connectors.catalog import Schedule
 from autofy.db.engine import Database
+from autofy.observability import metrics
 from autofy.triggers import repository
 from autofy.triggers.polling import ConnectorAccess, poll_due
 from autofy.triggers.runs import start_or_record
@@ -67,6 +68,7 @@ class Scheduler:
                 await repository.advance_schedule(
                     session, stored.workflow_id, fired=slot.scheduled_for, next_fire_at=slot.next_fire_at
                 )
+                metrics.scheduler_lateness.observe(max(0.0, (now - slot.scheduled_for).total_seconds()))
         return len(due)
 
     async def poll_due(self) -> int:
