@@ -13,7 +13,7 @@ from autofy.db import migrate
 from autofy.runtime import generate_encryption_key, with_secrets
 from autofy.security.crypto import CredentialCipher
 from autofy.security.rotation import rotate_all
-from autofy.terminal import console, errors, friendly_errors, runtime
+from autofy.terminal import console, errors, friendly_errors, progress_counter, runtime
 
 app = typer.Typer(
     help="Autofy: self-hostable workflow automation.", no_args_is_help=True, add_completion=False
@@ -25,9 +25,14 @@ app.add_typer(keys_app, name="keys")
 register_operator_commands(app)
 
 
+def _upgrade(database_url: str, revision: str = "head") -> None:
+    with progress_counter("migrating", unit="revisions") as advance:
+        migrate.upgrade(database_url, revision, on_step=lambda _: advance(1))
+
+
 def _run_parts(host: str | None, port: int | None, parts: server.Parts) -> None:
     with runtime() as opened:
-        migrate.upgrade(opened.database_url)
+        _upgrade(opened.database_url)
         overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
         settings = with_secrets(opened.settings).model_copy(update=overrides)
         where = "embedded" if opened.embedded else migrate.describe_server(opened.database_url)
@@ -75,7 +80,7 @@ def db_upgrade(
 ) -> None:
     """Apply migrations up to REVISION (default: the newest). Safe to run again."""
     with runtime() as opened:
-        migrate.upgrade(opened.database_url, revision)
+        _upgrade(opened.database_url, revision)
         status = asyncio.run(migrate.schema_status(opened.database_url))
         console.print(f"schema at {status.current}")
 
@@ -124,7 +129,10 @@ def keys_rotate(
     """
     with runtime() as opened:
         cipher = CredentialCipher.from_settings(opened.settings)
-        report = asyncio.run(rotate_all(opened.database_url, cipher, batch_size=batch_size))
+        with progress_counter("re-encrypting", unit="integrations") as advance:
+            report = asyncio.run(
+                rotate_all(opened.database_url, cipher, batch_size=batch_size, on_batch=advance)
+            )
     console.print(
         f"examined {report.examined}, re-encrypted {report.rotated} under key {cipher.primary_key_id!r}, "
         f"already current {report.already_current}, undecryptable {len(report.undecryptable)}"

@@ -11,6 +11,7 @@ from typing import ParamSpec, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.config import get_settings
@@ -59,6 +60,21 @@ def runtime() -> Iterator[Runtime]:
     configure_logging(settings.log_level)
     with open_runtime(settings) as opened:
         yield opened
+
+
+@contextmanager
+def progress_counter(label: str, unit: str = "rows") -> Iterator[Callable[[int], None]]:
+    """A progress bar for a long operation of unknown length; call the yielded function per batch."""
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        TextColumn(f"{{task.completed}} {unit}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda count: progress.advance(task, count)
 
 
 def as_service(work: Callable[[AsyncSession], Awaitable[R]]) -> R:

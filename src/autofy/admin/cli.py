@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +16,7 @@ from autofy.admin import repository, service
 from autofy.db.engine import Database
 from autofy.errors import NotFoundError
 from autofy.retention.service import RetentionPolicy, prune
-from autofy.terminal import as_service, console, friendly_errors, runtime
+from autofy.terminal import as_service, console, friendly_errors, progress_counter, runtime
 
 users_app = typer.Typer(help="Accounts, plans and credits.", no_args_is_help=True)
 workflows_app = typer.Typer(help="Every tenant's workflows.", no_args_is_help=True)
@@ -85,15 +84,12 @@ def prune_history() -> None:
     """Delete executions, audit logs and health checks past their retention, in batches."""
     with runtime() as opened:
         policy = RetentionPolicy.from_settings(opened.settings)
-        with Progress(
-            TextColumn("[bold]pruning"), BarColumn(), TextColumn("{task.completed} rows"), TimeElapsedColumn()
-        ) as progress:
-            task = progress.add_task("prune", total=None)
+        with progress_counter("pruning") as advance:
 
             async def run() -> tuple[int, int, int]:
                 database = Database(opened.database_url, pool_size=1)
                 try:
-                    result = await prune(database, policy, on_batch=lambda rows: progress.advance(task, rows))
+                    result = await prune(database, policy, on_batch=advance)
                 finally:
                     await database.dispose()
                 return result.executions, result.audit_logs, result.status_checks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -78,10 +79,16 @@ async def check_server(database_url: str) -> None:
         await connection.close()
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema to `revision`; a no-op when it is already there."""
+def upgrade(
+    database_url: str, revision: str = "head", *, on_step: Callable[[str], None] | None = None
+) -> None:
+    """Bring the schema to `revision`; a no-op when it is already there. `on_step` hears the id of
+    each revision as it is applied."""
     asyncio.run(check_server(database_url))
-    command.upgrade(_config(database_url), revision)
+    config = _config(database_url)
+    if on_step is not None:
+        config.attributes["on_version_apply"] = lambda *, step, **_: on_step(step.up_revision_id)
+    command.upgrade(config, revision)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
@@ -22,7 +23,11 @@ class RotationReport:
 
 
 async def rotate_credentials(
-    database: Database, cipher: CredentialCipher, *, batch_size: int
+    database: Database,
+    cipher: CredentialCipher,
+    *,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None = None,
 ) -> RotationReport:
     """Walk integrations in id order, one transaction per batch, re-encrypting what an older key
     encrypted. Rows stay readable throughout (every listed key decrypts), a crash loses at most
@@ -58,14 +63,22 @@ async def rotate_credentials(
                     .values(credentials=cipher.encrypt(plaintext, user_id=row.user_id, integration_id=row.id))
                 )
                 report.rotated += 1
+        if on_batch is not None:
+            on_batch(len(rows))
         if len(rows) < batch_size:
             return report
         last_id = rows[-1].id
 
 
-async def rotate_all(database_url: str, cipher: CredentialCipher, *, batch_size: int) -> RotationReport:
+async def rotate_all(
+    database_url: str,
+    cipher: CredentialCipher,
+    *,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> RotationReport:
     database = Database(database_url, pool_size=1)
     try:
-        return await rotate_credentials(database, cipher, batch_size=batch_size)
+        return await rotate_credentials(database, cipher, batch_size=batch_size, on_batch=on_batch)
     finally:
         await database.dispose()

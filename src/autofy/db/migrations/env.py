@@ -16,7 +16,12 @@ MIGRATION_LOCK_ID = 7_244_101_001
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, transaction_per_migration=True)
+    context.configure(
+        connection=connection,
+        transaction_per_migration=True,
+        # `autofy db upgrade` shows progress through this hook (migrate.upgrade's `on_step`).
+        on_version_apply=context.config.attributes.get("on_version_apply", ()),
+    )
     with context.begin_transaction():
         # Two processes starting together must not both upgrade: the second waits, then sees the
         # version the first wrote and has nothing left to do.
