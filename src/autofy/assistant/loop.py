@@ -84,6 +84,7 @@ async def run_turn(
                     provider.service_name,
                     access.credentials,
                     access.configuration,
+                    policy=state.policy,
                     model=access.model,
                     temperature=TEMPERATURE,
                     max_tokens=MAX_OUTPUT_TOKENS,

@@ -5,8 +5,8 @@ it; otherwise the first active LLM integration the user connected. The `default_
 preference names the model only for the preferred provider (a model id of one vendor means nothing
 to another, see `_fits`); else the provider's default model.
 
-Credentials are decrypted here, kept in memory for the turn, and only ever handed to the provider's
-client: no tool returns them and no prompt contains them.
+Credentials are decrypted here (through the integrations domain), kept in memory for the turn, and
+only ever handed to the provider's client: no tool returns them and no prompt contains them.
 """
 
 from __future__ import annotations
@@ -15,18 +15,16 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autofy.connectors.llm import PROVIDERS, Provider
-from autofy.connectors.outbound import OutboundPolicy, resolve_checked
-from autofy.connectors.sdk import PermanentError, TransientError
+from autofy.connectors.llm import PROVIDERS, Provider, check_api_base
+from autofy.connectors.outbound import OutboundPolicy
 from autofy.integrations import repository as integrations_repository
+from autofy.integrations.service import CredentialsUnreadable, decrypted_credentials
 from autofy.profiles import repository as profiles_repository
-from autofy.security.crypto import CredentialCipher, CredentialDecryptionError
+from autofy.security.crypto import CredentialCipher
 
 PREFERRED_PROVIDER_KEY = "default_ai_provider"
 PREFERRED_MODEL_KEY = "default_ai_model"
@@ -67,36 +65,19 @@ async def _active_llm_integrations(session: AsyncSession) -> list[RowMapping]:
     return sorted(llm_rows, key=lambda row: row["created_at"])
 
 
-async def decrypted_credentials(
-    session: AsyncSession, cipher: CredentialCipher, user_id: uuid.UUID, row: RowMapping
-) -> dict[str, Any] | None:
-    """The credentials of an integration the caller has loaded (so it is theirs); None when they
-    no longer decrypt (the key changed). The read is the integrations domain's service-role read of
-    the one column users cannot select."""
-    stored = await integrations_repository.read_credentials(session, row["id"])
-    try:
-        return cipher.decrypt(stored, user_id=user_id, integration_id=row["id"])
-    except CredentialDecryptionError:
-        return None
-
-
-async def _checked(policy: OutboundPolicy, configuration: Mapping[str, Any]) -> None:
-    """Refuse an `api_base` that points into the private network unless the server allows it.
-
-    The LangChain clients open their own connections, so the outbound guard cannot sit in their
-    transport; the address is checked here before the turn instead.
-    """
-    base = configuration.get("api_base")
-    if not base or policy.allow_private_network:
-        return
-    parts = urlsplit(str(base))
-    if parts.hostname is None:
-        raise PermanentError(f"the integration's api_base {base!r} has no host")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        await resolve_checked(parts.hostname, port, check=True)
-    except httpx.ConnectError as error:
-        raise TransientError(str(error)) from None
+async def _first_decryptable(
+    session: AsyncSession, cipher: CredentialCipher, user_id: uuid.UUID, rows: list[RowMapping]
+) -> tuple[RowMapping, dict[str, Any]] | None:
+    """The first of `rows` whose credentials still decrypt, with them; a row whose key changed is
+    skipped, since the next integration may still answer."""
+    for row in rows:
+        try:
+            return row, await decrypted_credentials(
+                session, cipher, user_id=user_id, integration_id=row["id"]
+            )
+        except CredentialsUnreadable:
+            continue
+    return None
 
 
 def _fits(model: Any, provider: Provider, preferred: Any) -> bool:
@@ -116,28 +97,25 @@ def _fits(model: Any, provider: Provider, preferred: Any) -> bool:
 
 
 async def model_access(
-    session: AsyncSession,
-    cipher: CredentialCipher,
-    policy: OutboundPolicy,
-    user_id: uuid.UUID,
+    session: AsyncSession, cipher: CredentialCipher, user_id: uuid.UUID
 ) -> ModelAccess | None:
-    """The LLM integration the assistant uses for `user_id`, or None when there is none usable."""
+    """The LLM integration the assistant uses for `user_id`, or None when there is none usable.
+
+    Its `api_base` is checked when the turn opens the chat model (`opened_chat_model`).
+    """
     rows = await _active_llm_integrations(session)
     if not rows:
         return None
     preferred = await _preference(session, PREFERRED_PROVIDER_KEY)
     rows.sort(key=lambda row: row["service_name"] != preferred)
-    for row in rows:
-        credentials = await decrypted_credentials(session, cipher, user_id, row)
-        if credentials is None:
-            continue
-        provider = PROVIDERS[row["service_name"]]
-        configuration = dict(row["configuration"] or {})
-        await _checked(policy, configuration)
-        wanted_model = await _preference(session, PREFERRED_MODEL_KEY)
-        model = wanted_model if _fits(wanted_model, provider, preferred) else provider.default_model
-        return ModelAccess(provider, row["id"], model, credentials, configuration)
-    return None
+    found = await _first_decryptable(session, cipher, user_id, rows)
+    if found is None:
+        return None
+    row, credentials = found
+    provider = PROVIDERS[row["service_name"]]
+    wanted_model = await _preference(session, PREFERRED_MODEL_KEY)
+    model = wanted_model if _fits(wanted_model, provider, preferred) else provider.default_model
+    return ModelAccess(provider, row["id"], model, credentials, dict(row["configuration"] or {}))
 
 
 @dataclass(frozen=True)
@@ -165,13 +143,13 @@ async def embedding_access(
         if row["service_name"] in DEFAULT_EMBEDDING_MODELS
     ]
     rows.sort(key=lambda row: row["service_name"] != preferred)
-    for row in rows:
-        credentials = await decrypted_credentials(session, cipher, user_id, row)
-        if credentials is None:
-            continue
-        configuration = dict(row["configuration"] or {})
-        await _checked(policy, configuration)
-        service_name = row["service_name"]
-        model = chosen if isinstance(chosen, str) and chosen else DEFAULT_EMBEDDING_MODELS[service_name]
-        return EmbeddingAccess(PROVIDERS[service_name], model, credentials, configuration)
-    return None
+    found = await _first_decryptable(session, cipher, user_id, rows)
+    if found is None:
+        return None
+    row, credentials = found
+    configuration = dict(row["configuration"] or {})
+    # The embedding clients open their own connections, as the chat models do.
+    await check_api_base(configuration, policy)
+    service_name = row["service_name"]
+    model = chosen if isinstance(chosen, str) and chosen else DEFAULT_EMBEDDING_MODELS[service_name]
+    return EmbeddingAccess(PROVIDERS[service_name], model, credentials, configuration)

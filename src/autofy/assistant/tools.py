@@ -23,7 +23,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autofy.assistant.providers import decrypted_credentials
 from autofy.audit.schemas import RequestInfo
 from autofy.chat import repository as chat_repository
 from autofy.chat.schemas import MissingIntegration
@@ -36,6 +35,7 @@ from autofy.errors import NotFoundError
 from autofy.executions import service as executions_service
 from autofy.executions.repository import ExecutionFilters
 from autofy.integrations import repository as integrations_repository
+from autofy.integrations.service import CredentialsUnreadable, decrypted_credentials
 from autofy.security.crypto import CredentialCipher
 from autofy.workflows import service as workflow_service
 from autofy.workflows.schemas import Workflow, WorkflowDocument
@@ -183,8 +183,11 @@ async def _lookup(
     if row is None or row["status"] != "active":
         missing = await missing_integrations(state.session, {service_name})
         return {"error": f"{service_name} is not connected", "how_to_connect": missing[0].how_to_connect}
-    credentials = await decrypted_credentials(state.session, state.cipher, state.user_id, row)
-    if credentials is None:
+    try:
+        credentials = await decrypted_credentials(
+            state.session, state.cipher, user_id=state.user_id, integration_id=row["id"]
+        )
+    except CredentialsUnreadable:
         return {
             "error": f"the {service_name} integration must be reconnected (its credentials are unreadable)"
         }

@@ -6,28 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, cast, func, insert, select, text
+from sqlalchemy import ColumnElement, Row, cast, func, insert, select
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy.db.engine import as_service_role
 from autofy.db.tables import audit_logs
-
-_CURRENT_ROLE = text("select current_setting('role')")
-_SET_ROLE = text("select set_config('role', :role, true)")
 
 
 async def insert_as_service(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Insert one row as `service_role`, then give the transaction its role back.
+    """Insert one row as `service_role` (`as_service_role`), then give the transaction its role back.
 
     Only the service role may write audit logs (a user must not be able to forge or flood their
     own trail), yet the row belongs to the caller's transaction so it commits or rolls back with
     the change it records. The connecting role is a member of service_role, so the switch is
     allowed for the server and for nobody who only holds a user's token.
     """
-    previous_role = await session.scalar(_CURRENT_ROLE)
-    await session.execute(_SET_ROLE, {"role": "service_role"})
-    await session.execute(insert(audit_logs).values(**values))
-    await session.execute(_SET_ROLE, {"role": previous_role})
+    async with as_service_role(session):
+        await session.execute(insert(audit_logs).values(**values))
 
 
 def _filters(

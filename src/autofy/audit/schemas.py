@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from autofy.pagination import OffsetPage
+
 
 @dataclass(frozen=True)
 class RequestInfo:
@@ -29,8 +31,5 @@ class AuditLog(BaseModel):
     created_at: datetime
 
 
-class AuditLogPage(BaseModel):
-    items: list[AuditLog]
-    total: int
-    limit: int
-    offset: int
+class AuditLogPage(OffsetPage[AuditLog]):
+    pass

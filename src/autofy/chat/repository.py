@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import RowMapping, Text, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy.db.engine import as_service_role
 from autofy.db.tables import (
     CHAT_MESSAGE_USER_COLUMNS,
     chat_messages,
@@ -22,7 +23,6 @@ from autofy.db.tables import (
     profiles,
     workflow_templates,
 )
-from autofy.integrations.repository import as_service_role
 
 _sessions = chat_sessions.c
 _messages = chat_messages.c

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from autofy.pagination import OffsetPage
 from autofy.workflows.schemas import WorkflowSummary
 
 ChatIntent = Literal["workflow_creation", "help", "troubleshooting"]
@@ -48,11 +49,8 @@ class ChatSession(BaseModel):
     updated_at: datetime
 
 
-class ChatSessionPage(BaseModel):
-    items: list[ChatSession]
-    total: int
-    limit: int
-    offset: int
+class ChatSessionPage(OffsetPage[ChatSession]):
+    pass
 
 
 class ChatMessage(BaseModel):

@@ -326,7 +326,7 @@ async def post_message(
     missing: list[MissingIntegration] = []
     provider_name = "the AI provider"
     try:
-        access = await model_access(session, context.cipher, context.policy, user_id)
+        access = await model_access(session, context.cipher, user_id)
         if access is None:
             fallback = await _answer_without_model(session, content)
             text, metadata = fallback.text, fallback.metadata

@@ -55,6 +55,7 @@ async def connector_context(
             configuration=configuration,
             http=http,
             save_credentials=save_credentials,
+            outbound_policy=policy,
         )
 
 

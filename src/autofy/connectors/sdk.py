@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from autofy.connectors.outbound import OutboundPolicy
 
 AuthKind = Literal["oauth2", "api_key", "bot_token", "none"]
 StepKind = Literal["action", "condition", "delay"]
@@ -107,14 +110,24 @@ async def discard_credentials(_: dict[str, Any]) -> None:
     return None
 
 
+def strict_outbound_policy() -> OutboundPolicy:
+    """The default policy: public addresses only, the default timeouts and size cap."""
+    # Imported here: the outbound module builds on this one (PermanentError, MAX_RESPONSE_BYTES).
+    from autofy.connectors.outbound import OutboundPolicy
+
+    return OutboundPolicy()
+
+
 @dataclass
 class ConnectorContext:
     """What an action, trigger or test gets to talk to its service.
 
     `credentials` are decrypted only for the duration of the call and never logged or returned.
-    `http` is a client prepared by the runtime (timeouts, outbound guard); `save_credentials`
-    persists rotated tokens (a refresh token the provider replaced) in the same transaction that
-    records the step, so a rotated token is never lost.
+    `http` is a client prepared by the runtime (timeouts, outbound guard); `outbound_policy` is the
+    policy it enforces, for the clients an action cannot route through `http` (the LLM providers'
+    SDKs: `opened_chat_model` checks their `api_base` against it); `save_credentials` persists
+    rotated tokens (a refresh token the provider replaced) in the same transaction that records the
+    step, so a rotated token is never lost.
     """
 
     service_name: str
@@ -122,6 +135,7 @@ class ConnectorContext:
     configuration: Mapping[str, Any]
     http: httpx.AsyncClient
     save_credentials: SaveCredentials = discard_credentials
+    outbound_policy: OutboundPolicy = field(default_factory=strict_outbound_policy)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def api_base(self, default: str) -> str:
@@ -171,9 +185,7 @@ class PollingTrigger(Generic[ConfigT, OutputT]):
     async def start(self, ctx: ConnectorContext, config: ConfigT) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def poll(
-        self, ctx: ConnectorContext, config: ConfigT, cursor: Mapping[str, Any]
-    ) -> PollResult:
+    async def poll(self, ctx: ConnectorContext, config: ConfigT, cursor: Mapping[str, Any]) -> PollResult:
         raise NotImplementedError
 
 

@@ -4,7 +4,9 @@ Every user request runs inside `Database.user_session(claims)`: one statement sw
 `authenticated` and publishes the JWT claims, exactly as PostgREST does on Supabase, so the row-level
 security policies, not Python filters, decide what the user can see. Workers, the scheduler and
 sign-up run in `Database.service_session()` as `service_role`. Both commit when the block ends
-without an error and roll back otherwise: this is the edge where Autofy commits.
+without an error and roll back otherwise: this is the edge where Autofy commits. Inside a user's
+transaction, `as_service_role(session)` lends the service role to the few statements the user's
+role may not run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 _SET_ROLE_AND_CLAIMS = text(
     "select set_config('role', :role, true), set_config('request.jwt.claims', :claims, true)"
 )
+_CURRENT_ROLE = text("select current_setting('role')")
+_SET_ROLE = text("select set_config('role', :role, true)")
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -39,6 +43,26 @@ def user_claims(user_id: uuid.UUID, email: str | None = None, **extra: Any) -> d
     """Supabase's claim set for an authenticated user, as `auth.uid()` and `auth.jwt()` read it."""
     claims = {"sub": str(user_id), "role": "authenticated", "email": email, "aud": "authenticated"}
     return claims | extra
+
+
+@asynccontextmanager
+async def as_service_role(session: AsyncSession) -> AsyncIterator[None]:
+    """Run the block as `service_role` inside the caller's transaction, then switch back.
+
+    Legitimate only for a statement the user's role may not run (read the encrypted credentials;
+    write an audit row, an execution, a trigger's state, a counter or an embedding), done on the
+    user's behalf after RLS, under their own role, has shown that the row is theirs, and in the
+    same transaction, so the check and the statement commit or roll back together.
+    `service_role` bypasses RLS: the statement must name the row the check found, never search for
+    rows. The claims stay the user's; only the role changes. The connecting role is a member of
+    `service_role`, so the switch is open to the server and to nobody holding only a user's token.
+    """
+    previous_role = await session.scalar(_CURRENT_ROLE)
+    await session.execute(_SET_ROLE, {"role": "service_role"})
+    try:
+        yield
+    finally:
+        await session.execute(_SET_ROLE, {"role": previous_role})
 
 
 class Database:

@@ -8,8 +8,6 @@ job in that same transaction, so the execution exists and will run exactly when 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
@@ -17,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.audit import service as audit
 from autofy.audit.schemas import RequestInfo
+from autofy.db.engine import as_service_role
 from autofy.engine import queue, repository
 from autofy.engine.queue import ExecutionJob, raw_connection
 from autofy.engine.records import MAX_TRIGGER_DATA_BYTES
@@ -147,25 +146,6 @@ def _reusable_results(plan: list[dict[str, Any]], failed: repository.Row) -> tup
 
 # --- what users do with executions --------------------------------------------------------------
 
-_CURRENT_ROLE = text("select current_setting('role')")
-_SET_ROLE = text("select set_config('role', :role, true)")
-
-
-@asynccontextmanager
-async def as_service(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """The same transaction as the service role, then back to the caller's role.
-
-    Executions are written by the service role only; a user's action (run, cancel) is checked
-    under their own role first (RLS: someone else's workflow is not found), then written in the
-    same transaction, so the check and the write commit together.
-    """
-    previous_role = await session.scalar(_CURRENT_ROLE)
-    await session.execute(_SET_ROLE, {"role": "service_role"})
-    try:
-        yield session
-    finally:
-        await session.execute(_SET_ROLE, {"role": previous_role})
-
 
 async def _visible(session: AsyncSession, sql: str, resource_id: uuid.UUID) -> None:
     if await session.scalar(text(sql), {"id": resource_id}) is None:
@@ -182,7 +162,7 @@ async def run_workflow(
 ) -> uuid.UUID:
     """A manual run by the workflow's owner (the session is theirs): the new execution's id."""
     await _visible(session, "select id from public.workflows where id = :id", workflow_id)
-    async with as_service(session):
+    async with as_service_role(session):
         execution_id = await start_execution(
             session, workflow_id=workflow_id, trigger_type="manual", trigger_data=payload
         )
@@ -212,7 +192,7 @@ async def _audit(
 async def _own_execution(session: AsyncSession, execution_id: uuid.UUID) -> repository.Row:
     """The caller's execution (RLS decides), read as the service for the engine's columns."""
     await _visible(session, "select id from public.workflow_executions where id = :id", execution_id)
-    async with as_service(session):
+    async with as_service_role(session):
         row = await repository.execution_for_user_action(await raw_connection(session), execution_id)
     assert row is not None
     return row
@@ -226,7 +206,7 @@ async def cancel(
     row = await _own_execution(session, execution_id)
     if row["execution_status"] != "running":
         raise ConflictError(f"The execution is already {row['execution_status']}.")
-    async with as_service(session):
+    async with as_service_role(session):
         cancelled = await repository.finish(
             await raw_connection(session),
             None,
@@ -243,7 +223,7 @@ async def rerun(
 ) -> uuid.UUID:
     """A new execution of the same workflow with the same trigger data; its id."""
     row = await _own_execution(session, execution_id)
-    async with as_service(session):
+    async with as_service_role(session):
         new_id = await _start(
             session,
             workflow_id=row["workflow_id"],
@@ -267,7 +247,7 @@ async def resume(
     row = await _own_execution(session, execution_id)
     if row["execution_status"] != "failed":
         raise ConflictError(f"Only a failed execution can be resumed; this one is {row['execution_status']}.")
-    async with as_service(session):
+    async with as_service_role(session):
         new_id = await _start(
             session,
             workflow_id=row["workflow_id"],

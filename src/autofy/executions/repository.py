@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, RowMapping, Select, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy import pagination
 from autofy.db.tables import profiles, workflow_executions, workflows
-from autofy.workflows import pagination
 
 _executions = workflow_executions.c
 
@@ -62,11 +62,16 @@ async def list_executions(
     if filters.started_before is not None:
         conditions.append(_executions.started_at < filters.started_before)
     total = await session.scalar(select(func.count()).select_from(workflow_executions).where(*conditions))
-    query = _with_workflow_name().where(*conditions)
-    if cursor is not None:
-        query = query.where(pagination.after(_executions.started_at, _executions.id, cursor, descending=True))
-    query = query.order_by(*pagination.order_by(_executions.started_at, _executions.id, descending=True))
-    result = await session.execute(query.limit(limit).offset(offset))
+    query = pagination.one_page(
+        _with_workflow_name().where(*conditions),
+        _executions.started_at,
+        _executions.id,
+        descending=True,
+        cursor=cursor,
+        limit=limit,
+        offset=offset,
+    )
+    result = await session.execute(query)
     return list(result.mappings().all()), int(total or 0)
 
 

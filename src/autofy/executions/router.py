@@ -13,7 +13,7 @@ from autofy.errors import error_responses
 from autofy.executions import service
 from autofy.executions.repository import ExecutionFilters
 from autofy.executions.schemas import Dashboard, Execution, ExecutionStatus, ExecutionSummary
-from autofy.workflows.schemas import Page
+from autofy.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 

@@ -11,12 +11,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy import pagination
 from autofy.errors import NotFoundError, ValidationFailedError
 from autofy.executions import repository
 from autofy.executions.repository import ExecutionFilters
 from autofy.executions.schemas import Dashboard, Execution, ExecutionSummary, RecentFailure
-from autofy.workflows import pagination
-from autofy.workflows.schemas import Page
+from autofy.pagination import Page
 from autofy.workflows.service import WorkflowNotFound
 
 RECENT_FAILURES = 5

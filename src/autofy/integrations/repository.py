@@ -8,37 +8,19 @@ test or the OAuth flow needs, switches to the service role for that one statemen
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import RowMapping, delete, insert, select, text, update
+from sqlalchemy import RowMapping, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy.db.engine import as_service_role
 from autofy.db.tables import INTEGRATION_USER_COLUMNS, integration_templates, integrations
-
-_CURRENT_ROLE = text("select current_setting('role')")
-_SET_ROLE = text("select set_config('role', :role, true)")
 
 
 class DuplicateService(Exception):
     """The caller already has an integration for this service (UNIQUE(user_id, service_name))."""
-
-
-@asynccontextmanager
-async def as_service_role(session: AsyncSession) -> AsyncIterator[None]:
-    """Run the block as `service_role` inside the caller's transaction, then switch back.
-
-    For the few statements a user's role may not run but the server must run on their behalf,
-    once RLS has already shown that the row is theirs.
-    """
-    previous_role = await session.scalar(_CURRENT_ROLE)
-    await session.execute(_SET_ROLE, {"role": "service_role"})
-    try:
-        yield
-    finally:
-        await session.execute(_SET_ROLE, {"role": previous_role})
 
 
 async def insert_integration(session: AsyncSession, values: Mapping[str, Any]) -> RowMapping:

@@ -278,9 +278,16 @@ async def delete_integration(
     )
 
 
-async def _decrypted_credentials(
-    session: AsyncSession, cipher: CredentialCipher, user_id: uuid.UUID, integration_id: uuid.UUID
+async def decrypted_credentials(
+    session: AsyncSession, cipher: CredentialCipher, *, user_id: uuid.UUID, integration_id: uuid.UUID
 ) -> dict[str, Any]:
+    """The credentials of an integration the caller has already loaded (so RLS showed it is theirs),
+    decrypted for the server's use only: never returned to the user, logged or sent to a model.
+
+    The ciphertext is read as the service role (users cannot select the column); decryption is bound
+    to the owner and the row. Raises `CredentialsUnreadable` when they no longer decrypt (the key
+    changed, or the ciphertext was copied from another row).
+    """
     stored = await repository.read_credentials(session, integration_id)
     try:
         return cipher.decrypt(stored, user_id=user_id, integration_id=integration_id)
@@ -373,7 +380,9 @@ async def _run_test(
 ) -> _TestOutcome:
     integration_id: uuid.UUID = current["id"]
     try:
-        credentials = await _decrypted_credentials(session, cipher, user_id, integration_id)
+        credentials = await decrypted_credentials(
+            session, cipher, user_id=user_id, integration_id=integration_id
+        )
     except CredentialsUnreadable as error:
         return _TestOutcome(False, "error", error.message)
 
@@ -452,7 +461,7 @@ async def gmail_authorization(
     current = await repository.get_by_service(session, "gmail")
     if current is None:
         raise GmailNotSetUp()
-    credentials = await _decrypted_credentials(session, cipher, user_id, current["id"])
+    credentials = await decrypted_credentials(session, cipher, user_id=user_id, integration_id=current["id"])
     state = _sign_state(secret, OAuthState(user_id, current["id"]))
     configuration = current["configuration"] or {}
     redirect_uri = gmail_redirect_uri(public_url)
@@ -491,7 +500,9 @@ async def complete_gmail_oauth(
     current = await _load(session, state.integration_id)
     if current["service_name"] != "gmail":
         raise IntegrationNotFound(state.integration_id)
-    credentials = await _decrypted_credentials(session, cipher, state.user_id, state.integration_id)
+    credentials = await decrypted_credentials(
+        session, cipher, user_id=state.user_id, integration_id=state.integration_id
+    )
     token_url = (current["configuration"] or {}).get("token_url")
     try:
         async with outbound_client(policy, guarded=bool(token_url)) as http:

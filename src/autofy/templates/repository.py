@@ -9,8 +9,8 @@ from sqlalchemy import RowMapping, Text, func, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy.db.engine import as_service_role
 from autofy.db.tables import workflow_templates
-from autofy.integrations.repository import as_service_role
 from autofy.workflows.repository import escape_like
 
 _templates = workflow_templates.c

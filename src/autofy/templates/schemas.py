@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from autofy.pagination import OffsetPage
 from autofy.workflows.schemas import WorkflowName
 
 Difficulty = Literal["beginner", "intermediate", "advanced"]
@@ -51,8 +52,5 @@ class TemplateInstantiate(BaseModel):
     name: WorkflowName | None = Field(default=None, description="Defaults to the template's workflow name.")
 
 
-class TemplatePage(BaseModel):
-    items: list[TemplateSummary]
-    total: int
-    limit: int
-    offset: int
+class TemplatePage(OffsetPage[TemplateSummary]):
+    pass

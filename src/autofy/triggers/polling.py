@@ -36,7 +36,8 @@ from autofy.connectors.sdk import (
     PollingTrigger,
 )
 from autofy.db.engine import Database
-from autofy.security.crypto import CredentialCipher, CredentialDecryptionError
+from autofy.integrations.service import CredentialsUnreadable, decrypted_credentials
+from autofy.security.crypto import CredentialCipher
 from autofy.triggers import repository
 from autofy.triggers.runs import start_or_record
 
@@ -88,12 +89,12 @@ class ConnectorAccess:
         if integration.status == "inactive":
             raise PermanentError(f"the {connector.display_name} integration is turned off")
         try:
-            credentials = self.cipher.decrypt(
-                integration.credentials, user_id=user_id, integration_id=integration.id
+            credentials = await decrypted_credentials(
+                session, self.cipher, user_id=user_id, integration_id=integration.id
             )
-        except CredentialDecryptionError as error:
+        except CredentialsUnreadable as error:
             raise PermanentError(
-                f"the {connector.display_name} credentials cannot be read: {error}"
+                f"the {connector.display_name} credentials cannot be read: {error.message}"
             ) from None
 
         async def save_credentials(rotated: dict[str, Any]) -> None:

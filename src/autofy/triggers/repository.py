@@ -40,6 +40,13 @@ def _first_step() -> Any:
     )
 
 
+def _trigger_columns(first: Any) -> tuple[Any, ...]:
+    """The workflow's trigger settings and its first step (`_first_step()`), as `_trigger_step` and
+    the callers read them."""
+    w = tables.workflows
+    return (w.c.status, w.c.trigger_type, w.c.trigger_config, *first.c)
+
+
 def _trigger_step(row: Any) -> dict[str, Any] | None:
     if row.step_type != "trigger":
         return None
@@ -56,17 +63,7 @@ async def triggered_workflow(session: AsyncSession, workflow_id: uuid.UUID) -> T
     w, first = tables.workflows, _first_step()
     row = (
         await session.execute(
-            select(
-                w.c.id,
-                w.c.user_id,
-                w.c.status,
-                w.c.trigger_type,
-                w.c.trigger_config,
-                first.c.step_type,
-                first.c.service_name,
-                first.c.action_name,
-                first.c.configuration,
-            )
+            select(w.c.id, w.c.user_id, *_trigger_columns(first))
             .select_from(w.outerjoin(first, true()))
             .where(w.c.id == workflow_id)
         )
@@ -178,17 +175,7 @@ async def webhook_target(session: AsyncSession, token: str) -> WebhookTarget | N
     h, w, first = workflow_webhooks, tables.workflows, _first_step()
     row = (
         await session.execute(
-            select(
-                h.c.workflow_id,
-                h.c.signing_secret,
-                w.c.status,
-                w.c.trigger_type,
-                w.c.trigger_config,
-                first.c.step_type,
-                first.c.service_name,
-                first.c.action_name,
-                first.c.configuration,
-            )
+            select(h.c.workflow_id, h.c.signing_secret, *_trigger_columns(first))
             .select_from(h.join(w, w.c.id == h.c.workflow_id).outerjoin(first, true()))
             .where(h.c.token == token)
         )
@@ -467,7 +454,6 @@ async def stop_firing(session: AsyncSession, workflow_id: uuid.UUID, *, keep: st
 class StoredIntegration:
     id: uuid.UUID
     user_id: uuid.UUID
-    credentials: dict[str, Any]
     configuration: dict[str, Any]
     status: str
 
@@ -478,16 +464,14 @@ async def integration_of(
     i = tables.integrations
     row = (
         await session.execute(
-            select(i.c.id, i.c.user_id, i.c.credentials, i.c.configuration, i.c.status).where(
+            select(i.c.id, i.c.user_id, i.c.configuration, i.c.status).where(
                 i.c.user_id == user_id, i.c.service_name == service_name
             )
         )
     ).one_or_none()
     if row is None:
         return None
-    return StoredIntegration(
-        row.id, row.user_id, dict(row.credentials), dict(row.configuration or {}), row.status
-    )
+    return StoredIntegration(row.id, row.user_id, dict(row.configuration or {}), row.status)
 
 
 async def lock_integration(session: AsyncSession, user_id: uuid.UUID, service_name: str) -> None:

@@ -21,7 +21,7 @@ from autofy.audit import service as audit
 from autofy.audit.schemas import RequestInfo
 from autofy.connectors.catalog import APP_TRIGGERS, MIN_POLL_INTERVAL_SECONDS, parse_schedule
 from autofy.connectors.sdk import ConnectorError
-from autofy.engine.service import as_service
+from autofy.db.engine import as_service_role
 from autofy.errors import ConflictError, DomainError, NotFoundError, ValidationFailedError
 from autofy.triggers import repository, telegram
 from autofy.triggers.polling import DEFAULT_POLL_INTERVAL_SECONDS, ConnectorAccess, start_cursor
@@ -62,7 +62,7 @@ async def on_workflow_status_changed(
     now = now or datetime.now(UTC)
     # Trigger state is written by the service role only: a user choosing their own token, slot or
     # cursor would bypass the trigger's rules.
-    async with as_service(session):
+    async with as_service_role(session):
         if new_status != "active":
             await repository.stop_firing(session, workflow.id)
             await _unregister_telegram(session, workflow, connectors)
@@ -255,7 +255,7 @@ async def rotate_webhook(
     An active workflow started by Telegram has Telegram deliver to the new URL (or nothing changes)."""
     workflow = await _webhook_workflow(session, workflow_id)
     webhook = repository.Webhook(workflow.id, new_token(), new_signing_secret())
-    async with as_service(session):
+    async with as_service_role(session):
         await repository.replace_webhook(
             session,
             workflow_id=workflow.id,

@@ -11,8 +11,8 @@ from sqlalchemy import RowMapping, Text, case, delete, func, insert, literal, se
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy import pagination
 from autofy.db.tables import workflow_steps, workflows
-from autofy.workflows import pagination
 
 _SORT_COLUMNS = {
     "name": workflows.c.name,
@@ -90,12 +90,16 @@ async def list_workflows(
     if filters.search:
         conditions.append(workflows.c.name.ilike(f"%{escape_like(filters.search)}%", escape="\\"))
     total = await session.scalar(select(func.count()).select_from(workflows).where(*conditions))
-    sort_column = _SORT_COLUMNS[sort]
-    query = select(workflows).where(*conditions)
-    if cursor is not None:
-        query = query.where(pagination.after(sort_column, workflows.c.id, cursor, descending=descending))
-    query = query.order_by(*pagination.order_by(sort_column, workflows.c.id, descending=descending))
-    result = await session.execute(query.limit(limit).offset(offset))
+    query = pagination.one_page(
+        select(workflows).where(*conditions),
+        _SORT_COLUMNS[sort],
+        workflows.c.id,
+        descending=descending,
+        cursor=cursor,
+        limit=limit,
+        offset=offset,
+    )
+    result = await session.execute(query)
     return list(result.mappings().all()), int(total or 0)
 
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from autofy.auth.dependencies import Principal, RequestMeta, UserSession, require
 from autofy.errors import error_responses
+from autofy.pagination import Page
 from autofy.workflows import service
 from autofy.workflows.repository import WorkflowFilters
 from autofy.workflows.schemas import (
-    Page,
     Step,
     StepCreate,
     StepOrderUpdate,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -182,16 +182,3 @@ class WorkflowValidation(BaseModel):
     @classmethod
     def of(cls, problems: Sequence[ErrorDetail]) -> WorkflowValidation:
         return cls(valid=not problems, problems=[ErrorDetailModel.model_validate(p) for p in problems])
-
-
-ItemT = TypeVar("ItemT", bound=BaseModel)
-
-
-class Page(BaseModel, Generic[ItemT]):
-    items: list[ItemT]
-    total: int = Field(description="How many items match the filters, over all pages.")
-    limit: int
-    offset: int
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the next page; null on the last page."
-    )

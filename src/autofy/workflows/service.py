@@ -42,17 +42,18 @@ from typing import Any, Literal
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy import pagination
 from autofy.audit import service as audit
 from autofy.audit.schemas import RequestInfo
 from autofy.connectors.catalog import catalog
 from autofy.errors import ConflictError, ErrorDetail, NotFoundError, ValidationFailedError
 from autofy.integrations import repository as integrations_repository
-from autofy.workflows import pagination, repository
+from autofy.pagination import Page
+from autofy.workflows import repository
 from autofy.workflows.repository import WorkflowFilters
 from autofy.workflows.schemas import (
     MAX_STEPS,
     ErrorHandling,
-    Page,
     Step,
     StepCreate,
     StepDocument,

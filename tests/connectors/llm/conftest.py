@@ -18,6 +18,7 @@ from autofy.connectors.gemini import connector as gemini_connector
 from autofy.connectors.llm.providers import provider_named
 from autofy.connectors.openai import connector as openai_connector
 from autofy.connectors.openrouter import connector as openrouter_connector
+from autofy.connectors.outbound import OutboundPolicy
 from autofy.connectors.sdk import Action, Connector, ConnectorContext
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.gemini import FakeGemini
@@ -29,6 +30,8 @@ CONNECTORS: dict[str, Connector] = {
     for connector in (openai_connector, anthropic_connector, gemini_connector, openrouter_connector)
 }
 SERVICES = list(CONNECTORS)
+# The fakes listen on 127.0.0.1: a server that allows the private network, as in development.
+FAKE_SERVER_POLICY = OutboundPolicy(allow_private_network=True)
 
 
 @dataclass
@@ -65,6 +68,7 @@ class LLMService:
             credentials={"api_key": self.fake.api_key if api_key is None else api_key},
             configuration={"api_base": self.fake.api_base, **configuration},
             http=self.http,
+            outbound_policy=FAKE_SERVER_POLICY,
         )
 
     def action(self, name: str) -> Action[Any, Any]:

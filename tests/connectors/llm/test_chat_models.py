@@ -10,7 +10,7 @@ from langchain_openai import ChatOpenAI
 from autofy.connectors.llm.chat_models import chat_model, opened_chat_model
 from autofy.connectors.llm.usage import credits_for_usage
 from autofy.connectors.sdk import AuthenticationError
-from tests.connectors.llm.conftest import LLMService
+from tests.connectors.llm.conftest import FAKE_SERVER_POLICY, LLMService
 from tests.fakes.openai import FakeOpenAI
 
 
@@ -39,7 +39,9 @@ def test_openrouter_defaults_to_openrouters_endpoint() -> None:
 
 async def test_openrouter_requests_carry_its_attribution_headers(fake_openai: FakeOpenAI) -> None:
     configuration = {"api_base": fake_openai.api_base, "site_url": "https://example.org"}
-    async with opened_chat_model("openrouter", {"api_key": fake_openai.api_key}, configuration) as model:
+    async with opened_chat_model(
+        "openrouter", {"api_key": fake_openai.api_key}, configuration, policy=FAKE_SERVER_POLICY
+    ) as model:
         await model.ainvoke("Hello")
 
     headers = fake_openai.requests_to("/chat/completions")[-1].headers
@@ -49,7 +51,9 @@ async def test_openrouter_requests_carry_its_attribution_headers(fake_openai: Fa
 
 async def test_an_openai_organization_is_sent_when_configured(fake_openai: FakeOpenAI) -> None:
     configuration = {"api_base": fake_openai.api_base, "organization": "org-42"}
-    async with opened_chat_model("openai", {"api_key": fake_openai.api_key}, configuration) as model:
+    async with opened_chat_model(
+        "openai", {"api_key": fake_openai.api_key}, configuration, policy=FAKE_SERVER_POLICY
+    ) as model:
         await model.ainvoke("Hello")
 
     assert fake_openai.requests_to("/chat/completions")[-1].headers["openai-organization"] == "org-42"

@@ -19,7 +19,9 @@ def create_workflow(name: str, steps: list[str]) -> str:
 
 async def _merged_stream(llm: LLMService, *, with_tools: bool) -> tuple[int, AIMessageChunk]:
     ctx = llm.context()
-    async with opened_chat_model(llm.service_name, ctx.credentials, ctx.configuration) as model:
+    async with opened_chat_model(
+        llm.service_name, ctx.credentials, ctx.configuration, policy=ctx.outbound_policy
+    ) as model:
         runnable = model.bind_tools([create_workflow]) if with_tools else model
         chunks = [chunk async for chunk in runnable.astream([HumanMessage("Summarize my emails daily")])]
     merged = chunks[0]

@@ -1,13 +1,19 @@
 """What the OpenAI, Anthropic, Gemini and OpenRouter connectors share, and what the assistant reuses.
 
-- `chat_model(service_name, credentials, configuration, model=..., ...)`: the LangChain chat model
-  for an integration (`opened_chat_model` closes it after use, else `close_chat_model`);
+- `opened_chat_model(service_name, credentials, configuration, policy=..., model=..., ...)`: the
+  LangChain chat model for an integration, its `api_base` checked against the outbound policy
+  (`check_api_base`) and its connections closed after use (`chat_model` builds one unchecked);
 - `provider_errors(display_name, secrets)`: turns what a model call raises into connector errors;
 - `token_usage(message)` and `credits_for_usage(input_tokens, output_tokens)`: usage and its price;
 - `list_models(ctx)`: the provider's model list (also the connection test).
 """
 
-from autofy.connectors.llm.chat_models import chat_model, close_chat_model, opened_chat_model
+from autofy.connectors.llm.chat_models import (
+    chat_model,
+    check_api_base,
+    close_chat_model,
+    opened_chat_model,
+)
 from autofy.connectors.llm.errors import connector_error, provider_errors
 from autofy.connectors.llm.models import ModelList, list_models
 from autofy.connectors.llm.providers import PROVIDERS, Provider, provider_named
@@ -19,6 +25,7 @@ __all__ = [
     "Provider",
     "TokenUsage",
     "chat_model",
+    "check_api_base",
     "close_chat_model",
     "connector_error",
     "credits_for_usage",

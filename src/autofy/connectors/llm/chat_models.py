@@ -7,6 +7,10 @@ retries inside the client (Autofy's engine owns retries and backoff), and a boun
 Each model gets its own connection pool, closed by `close_chat_model` (or on leaving
 `opened_chat_model`): langchain-openai and langchain-anthropic otherwise share pools cached per
 process, whose connections outlive the event loop that opened them.
+
+The SDKs behind the models open their own connections, so the outbound guard cannot sit in their
+transport as it does for `ctx.http`: `opened_chat_model` checks a user-set `api_base` against the
+outbound policy (`check_api_base`) before it builds the model.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import cache, cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 import anthropic
 import certifi
+import httpx
 import openai
 from langchain_anthropic import ChatAnthropic
 from langchain_core.language_models import BaseChatModel
@@ -33,7 +39,8 @@ from autofy.connectors.llm.providers import (
     Provider,
     provider_named,
 )
-from autofy.connectors.sdk import AuthenticationError
+from autofy.connectors.outbound import OutboundPolicy, resolve_checked
+from autofy.connectors.sdk import AuthenticationError, PermanentError, TransientError
 
 GEMINI_API_VERSION = "v1beta"
 
@@ -69,6 +76,32 @@ def api_base(provider: Provider, configuration: Mapping[str, Any]) -> str:
     return str(configured).rstrip("/") if configured else provider.default_api_base
 
 
+async def check_api_base(configuration: Mapping[str, Any], policy: OutboundPolicy) -> None:
+    """Refuse a user-set `api_base` whose host is not a public address, unless `policy` allows it.
+
+    Raises `DestinationRefused` (a permanent error) for a private, loopback, link-local or other
+    non-public address, a transient error when the name does not resolve. The address is checked,
+    not pinned: the SDK resolves the name again when it connects (docs/connectors.md,
+    "Outbound guard"). The provider's own default base URL is trusted, as for every connector.
+    """
+    base = configuration.get("api_base")
+    if not base or policy.allow_private_network:
+        return
+    parts = urlsplit(str(base))
+    try:
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port that is not a number
+        host = None
+    if host is None:
+        raise PermanentError(f"the integration's api_base {base!r} has no valid host")
+    if f"{host}:{port}" in policy.allowed_hosts:
+        return
+    try:
+        await resolve_checked(host, port, check=True)
+    except httpx.ConnectError as error:
+        raise TransientError(str(error)) from None
+
+
 def timeout_seconds(configuration: Mapping[str, Any]) -> float:
     """The integration's `configuration.timeout_seconds`, for slow local models; else the default."""
     configured = configuration.get("timeout_seconds")
@@ -91,8 +124,9 @@ def chat_model(
 
     `model` defaults to the service's default model, `timeout` (seconds) to the integration's
     `configuration.timeout_seconds`. Errors raised by the returned model are turned into connector
-    errors by `autofy.connectors.llm.errors.provider_errors`. Close it with `close_chat_model`
-    once done, or use `opened_chat_model`.
+    errors by `autofy.connectors.llm.errors.provider_errors`. Building a model opens no
+    connection and checks no address: use `opened_chat_model`, which checks `api_base` against the
+    outbound policy and closes the model once done.
     """
     provider = provider_named(service_name)
     key = SecretStr(api_key(provider, credentials))
@@ -150,12 +184,15 @@ async def opened_chat_model(
     credentials: Mapping[str, Any],
     configuration: Mapping[str, Any],
     *,
+    policy: OutboundPolicy,
     model: str | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
     request_timeout: float | None = None,
 ) -> AsyncIterator[BaseChatModel]:
-    """`chat_model`, its connections closed on exit (on the event loop that used them)."""
+    """`chat_model` once its `api_base` passed `check_api_base(configuration, policy)`, its
+    connections closed on exit (on the event loop that used them)."""
+    await check_api_base(configuration, policy)
     llm = chat_model(
         service_name,
         credentials,

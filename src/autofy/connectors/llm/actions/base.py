@@ -69,6 +69,7 @@ class LLMAction(Action[ModelInputT, OutputT]):
                 self.provider.service_name,
                 ctx.credentials,
                 ctx.configuration,
+                policy=ctx.outbound_policy,
                 model=model or self.provider.default_model,
                 temperature=temperature,
                 max_tokens=max_tokens,

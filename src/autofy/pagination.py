@@ -1,8 +1,10 @@
-"""Keyset pagination: stable pages while rows are added, with an opaque cursor.
+"""Pages of a list, shared by every domain that lists: the page shapes the API returns, and keyset
+pagination (stable pages while rows are added, with an opaque cursor).
 
 A cursor names the sort it was made for and the last row of its page (sort value and id, the id
 breaking ties); the next page starts strictly after that row. Offsets stay available for jumping
-to a page number. Rows whose sort value is null come last in either direction.
+to a page number. Rows whose sort value is null come last in either direction. Lists that page by
+offset alone (the audit log, templates, chat sessions) answer an `OffsetPage`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,32 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, UnaryExpression, and_, or_
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, or_
 
 from autofy.errors import ValidationFailedError
 
 SortValue = str | datetime | None
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class OffsetPage(BaseModel, Generic[ItemT]):
+    """One page of a list paged by `limit` and `offset`."""
+
+    items: list[ItemT]
+    total: int = Field(description="How many items match the filters, over all pages.")
+    limit: int
+    offset: int
+
+
+class Page(OffsetPage[ItemT], Generic[ItemT]):
+    """One page of a list that also pages by cursor (`next_cursor`), stable while rows are added."""
+
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 @dataclass(frozen=True)
@@ -73,3 +94,19 @@ def after(
         return and_(column.is_(None), id_after)
     value_after = column < cursor.value if descending else column > cursor.value
     return or_(value_after, and_(column == cursor.value, id_after), column.is_(None))
+
+
+def one_page(
+    query: Select[Any],
+    column: ColumnElement[Any],
+    id_column: ColumnElement[Any],
+    *,
+    descending: bool,
+    cursor: Cursor | None,
+    limit: int,
+    offset: int,
+) -> Select[Any]:
+    """`query` in `order_by(column, id_column)` order, from after `cursor` (if any), one page long."""
+    if cursor is not None:
+        query = query.where(after(column, id_column, cursor, descending=descending))
+    return query.order_by(*order_by(column, id_column, descending=descending)).limit(limit).offset(offset)
