@@ -15,6 +15,11 @@ StepStatus = Literal["completed", "skipped", "failed", "filtered"]
 MAX_STEP_OUTPUT_BYTES = 256 * 1024
 # Trigger data (a webhook body, an email) is stored with the execution and rendered into steps.
 MAX_TRIGGER_DATA_BYTES = 1024 * 1024
+# Once a run has finished, a step's input or output larger than this is cut in the stored history
+# (marked, with its size and a preview): history stays bounded, while a running run's later steps
+# still read every value whole.
+HISTORY_VALUE_BYTES = 32 * 1024
+HISTORY_PREVIEW_CHARACTERS = 4096
 
 REDACTED = "[redacted]"
 # A secret word as a whole part of the key: `access_token`, `X-API-Key`, `Authorization`,
@@ -92,3 +97,23 @@ class StepResult:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def for_history(step_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results as a finished execution keeps them: large inputs and outputs truncated, marked."""
+    return [_trimmed(result) for result in step_results]
+
+
+def _trimmed(result: dict[str, Any]) -> dict[str, Any]:
+    kept = dict(result)
+    for field in ("input", "output"):
+        size = json_size(result.get(field))
+        if size > HISTORY_VALUE_BYTES:
+            text = json.dumps(result.get(field), default=str)
+            kept[field] = {"truncated_from_bytes": size, "preview": text[:HISTORY_PREVIEW_CHARACTERS]}
+    return kept
+
+
+def is_truncated(result: dict[str, Any]) -> bool:
+    output = result.get("output")
+    return isinstance(output, dict) and "truncated_from_bytes" in output and "preview" in output

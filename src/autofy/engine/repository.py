@@ -17,6 +17,8 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from autofy.engine.records import for_history
+
 Row = asyncpg.Record
 # A connection of its own (pgqueuer's, SQLAlchemy's) or one lent by the worker's pool.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -271,7 +273,7 @@ async def finish(
         token.job_seq if token else 0,
         token.cursor if token else 0,
         outcome.status,
-        as_json(progress.step_results) if progress else None,
+        as_json(for_history(progress.step_results)) if progress else None,
         progress.completed_steps if progress else None,
         progress.failed_steps if progress else None,
         progress.credits_used if progress else None,

@@ -18,7 +18,7 @@ from autofy.audit.schemas import RequestInfo
 from autofy.db.engine import as_service_role
 from autofy.engine import queue, repository
 from autofy.engine.queue import ExecutionJob, raw_connection
-from autofy.engine.records import MAX_TRIGGER_DATA_BYTES
+from autofy.engine.records import MAX_TRIGGER_DATA_BYTES, is_truncated
 from autofy.engine.repository import Outcome
 from autofy.errors import ConflictError, NotFoundError, PayloadTooLargeError, PaymentRequiredError
 from autofy.observability import metrics
@@ -135,6 +135,16 @@ def _reusable_results(plan: list[dict[str, Any]], failed: repository.Row) -> tup
         raise ConflictError(
             "The step this run failed at is no longer part of the workflow; re-run it instead."
         )
+    # A step whose stored output was truncated for history runs again: later steps need it whole.
+    results = {str(result["step_id"]): result for result in failed["step_results"]}
+    position = next(
+        (
+            index
+            for index, step in enumerate(plan[:position])
+            if str(step["step_id"]) in results and is_truncated(results[str(step["step_id"])])
+        ),
+        position,
+    )
     earlier = {str(step["step_id"]) for step in plan[:position]}
     reused = [
         result | {"reused": True}
