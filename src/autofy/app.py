@@ -21,7 +21,7 @@ from autofy.errors import install_error_handling
 from autofy.executions.router import router as executions_router
 from autofy.integrations.router import router as integrations_router
 from autofy.observability.logs import RequestIdMiddleware
-from autofy.observability.metrics import HttpMetricsMiddleware
+from autofy.observability.metrics import HttpRequestsMiddleware
 from autofy.profiles.router import router as profiles_router
 from autofy.security.crypto import CredentialCipher
 from autofy.status.router import router as status_router
@@ -93,7 +93,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.workflow_status_hooks = (sync_triggers,)
     install_error_handling(app, max_request_bytes=settings.max_request_bytes)
     # Added last, so outermost: every request is timed and gets an id, errors included.
-    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(HttpRequestsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         app.include_router(router)

@@ -50,6 +50,7 @@ async def _serve_api(settings: Settings, database_url: str, stop: asyncio.Event)
         port=settings.port,
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's records go through Autofy's JSON log handler
+        access_log=False,  # Autofy logs each request by route template, never its raw path
         lifespan="on",
     )
     server = _ApiServer(config)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import event, select, update
 
 from autofy.db.engine import Database
-from autofy.db.tables import api_keys
+from autofy.db.tables import api_keys, users
 from autofy.security.api_keys import generate_api_key
 from tests.api_fixtures import sign_up
 from tests.auth.helpers import assert_error, audit_rows, create_api_key, failing_fields
@@ -128,6 +128,24 @@ async def test_an_expired_key_gets_401(client: httpx.AsyncClient, database: Data
         await client.get("/api/v1/profile", headers=_key_headers(created["key"])), 401, "unauthorized"
     )
     assert "expired" in error["message"]
+
+
+async def test_a_banned_users_keys_get_401(client: httpx.AsyncClient, database: Database) -> None:
+    user = await sign_up(client)
+    created = await create_api_key(client, user.headers, permissions=["read"])
+    assert (await client.get("/api/v1/profile", headers=_key_headers(created["key"]))).status_code == 200
+
+    async with database.service_session() as session:
+        await session.execute(
+            update(users)
+            .where(users.c.id == user.user_id)
+            .values(banned_until=datetime.now(UTC) + timedelta(days=1))
+        )
+
+    error = assert_error(
+        await client.get("/api/v1/profile", headers=_key_headers(created["key"])), 401, "unauthorized"
+    )
+    assert "suspended" in error["message"]
 
 
 @pytest.fixture

@@ -55,19 +55,20 @@ async def test_a_service_in_use_goes_down_and_comes_back(
     database: Database, provider: UnauthenticatedApi, http: httpx.AsyncClient
 ) -> None:
     user = await create_user(database)
-    await create_integration(database, user, "telegram", configuration={"api_base": provider.url})
+    await create_integration(database, user, "telegram")
+    telegram_api = {"telegram": provider.url}.get
 
-    first = _by_service(await run_checks(database, http, _no_default_bases))
+    first = _by_service(await run_checks(database, http, telegram_api))
     assert first["telegram"].status == "healthy"
     assert first["telegram"].response_time is not None
 
     provider.stop()
-    second = _by_service(await run_checks(database, http, _no_default_bases))
+    second = _by_service(await run_checks(database, http, telegram_api))
     assert second["telegram"].status == "down"
     assert "unreachable" in (second["telegram"].error_message or "")
 
     provider.start()
-    third = _by_service(await run_checks(database, http, _no_default_bases))
+    third = _by_service(await run_checks(database, http, telegram_api))
     assert third["telegram"].status == "healthy"
 
     async with database.service_session() as session:
@@ -86,10 +87,8 @@ async def test_services_without_active_integrations_are_not_probed(
     database: Database, provider: UnauthenticatedApi, http: httpx.AsyncClient
 ) -> None:
     user = await create_user(database)
-    await create_integration(
-        database, user, "notion", status="inactive", configuration={"api_base": provider.url}
-    )
-    checks = _by_service(await run_checks(database, http, _no_default_bases))
+    await create_integration(database, user, "notion", status="inactive")
+    checks = _by_service(await run_checks(database, http, {"notion": provider.url}.get))
     assert "notion" not in checks
     assert provider.requests == []
 

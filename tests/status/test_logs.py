@@ -6,6 +6,7 @@ import json
 import logging
 
 import httpx
+import pytest
 
 from autofy.observability.logs import JsonFormatter, execution_id, request_id
 
@@ -36,3 +37,16 @@ def test_a_log_line_is_json_with_the_ids_in_context() -> None:
     assert line["request_id"] == "req-1"
     assert line["execution_id"] == "exec-1"
     assert "request_id" not in json.loads(JsonFormatter().format(record))
+
+
+async def test_requests_are_logged_by_route_template_never_by_raw_path(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "capability-token-that-must-not-be-logged"
+    with caplog.at_level(logging.INFO, logger="autofy.access"):
+        await client.post(f"/hooks/{token}", json={})
+
+    lines = [record.getMessage() for record in caplog.records if record.name == "autofy.access"]
+    assert len(lines) == 1
+    assert lines[0].startswith("POST /hooks/{token} 404 ")
+    assert token not in caplog.text

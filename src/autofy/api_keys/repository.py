@@ -11,12 +11,12 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autofy.db.tables import API_KEY_USER_COLUMNS, api_keys, profiles
+from autofy.db.tables import API_KEY_USER_COLUMNS, api_keys, profiles, users
 
 
 async def find_by_prefix(session: AsyncSession, prefix: str) -> Sequence[Row[Any]]:
-    """Every key with this prefix and its owner's email. Run as the service role: the caller is
-    not known yet (finding out is the point), so no user's RLS can apply."""
+    """Every key with this prefix, its owner's email and until when the owner is banned. Run as the
+    service role: the caller is not known yet (finding out is the point), so no user's RLS can apply."""
     statement = (
         select(
             api_keys.c.id,
@@ -26,8 +26,10 @@ async def find_by_prefix(session: AsyncSession, prefix: str) -> Sequence[Row[Any
             api_keys.c.expires_at,
             api_keys.c.is_active,
             profiles.c.email,
+            users.c.banned_until,
         )
         .join(profiles, profiles.c.id == api_keys.c.user_id)
+        .join(users, users.c.id == api_keys.c.user_id)
         .where(api_keys.c.key_prefix == prefix)
     )
     return (await session.execute(statement)).all()

@@ -315,8 +315,12 @@ async def principal_from_api_key(session: AsyncSession, key: ApiKey, *, settings
     row = matches[0]
     if not row.is_active:
         raise UnauthorizedError("The API key has been revoked.")
-    if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
+    now = datetime.now(UTC)
+    if row.expires_at is not None and row.expires_at <= now:
         raise UnauthorizedError("The API key has expired.")
+    # As for access tokens (`session_is_active`): a suspended account's keys stop working too.
+    if row.banned_until is not None and row.banned_until > now:
+        raise UnauthorizedError("The account is suspended.")
     await api_key_repository.record_use(session, row.id)
     claims: dict[str, Any] = user_claims(row.user_id, row.email, api_key_id=str(row.id))
     return Principal(

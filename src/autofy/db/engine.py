@@ -76,6 +76,8 @@ class Database:
             max_overflow=pool_size,
             pool_pre_ping=True,
             echo=echo,
+            # A failed statement's parameters (password hashes, ciphertexts) stay out of errors and logs.
+            hide_parameters=True,
         )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+access_log = logging.getLogger("autofy.access")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -77,9 +79,10 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
-class HttpMetricsMiddleware:
-    """Counts and times every HTTP request under its route template (`/api/v1/workflows/{id}`),
-    never the raw path, so ids do not explode the number of series."""
+class HttpRequestsMiddleware:
+    """Counts, times and logs every HTTP request under its route template
+    (`/api/v1/workflows/{workflow_id}`), never the raw path: ids do not explode the number of
+    series, and capability URLs (`/hooks/<token>`) and OAuth codes never reach the logs."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -103,5 +106,7 @@ class HttpMetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
+            elapsed = time.perf_counter() - started
             http_requests.labels(method, template, str(status)).inc()
-            http_request_duration.labels(method, template).observe(time.perf_counter() - started)
+            http_request_duration.labels(method, template).observe(elapsed)
+            access_log.info("%s %s %d %.1fms", method, template, status, elapsed * 1000)

@@ -33,6 +33,7 @@ SERVICE_DEGRADED_MS = 2000
 SERVICE_TIMEOUT_S = 10.0
 
 CHECK_LOCK_ID = 7_244_101_002
+# What system_status shows instead of a base URL an integration configured.
 
 
 @dataclass
@@ -115,7 +116,7 @@ async def check_service(service_name: str, base_url: str, http: httpx.AsyncClien
         return Check(
             service_name,
             "down",
-            error_message=f"{base_url} unreachable: {type(error).__name__}",
+            error_message=f"unreachable: {type(error).__name__}",
             metadata={"base_url": base_url},
         )
     elapsed = round((time.perf_counter() - started) * 1000)
@@ -127,35 +128,12 @@ async def check_service(service_name: str, base_url: str, http: httpx.AsyncClien
     )
 
 
-async def active_service_bases(
-    session: AsyncSession, default_bases: Callable[[str], str | None]
-) -> dict[str, set[str]]:
-    """The API base URLs in use by active integrations, per service."""
-    rows = await session.execute(
-        text(
-            "select distinct service_name, configuration ->> 'api_base' as api_base "
-            "from integrations where status = 'active'"
-        )
+async def services_in_use(session: AsyncSession) -> list[str]:
+    """Services at least one active integration uses: the ones worth watching."""
+    rows = await session.scalars(
+        text("select distinct service_name from integrations where status = 'active' order by 1")
     )
-    bases: dict[str, set[str]] = {}
-    for row in rows:
-        base = row.api_base or default_bases(row.service_name)
-        if base:
-            bases.setdefault(row.service_name, set()).add(base)
-    return bases
-
-
-def _combined(service_name: str, checks: list[Check]) -> Check:
-    """One row per service: its worst base URL decides, and every base's result is kept."""
-    order = {"healthy": 0, "degraded": 1, "down": 2}
-    worst = max(checks, key=lambda check: order[check.status])
-    return Check(
-        service_name,
-        worst.status,
-        response_time=worst.response_time,
-        error_message=worst.error_message,
-        metadata={"bases": [{"status": c.status, **c.metadata} for c in checks]},
-    )
+    return list(rows)
 
 
 async def run_checks(
@@ -174,15 +152,15 @@ async def run_checks(
             await check_heartbeats(session, "worker"),
             await check_heartbeats(session, "scheduler"),
         ]
-        bases = await active_service_bases(session, default_bases)
+        # Only each service's own API is probed: an integration's custom `api_base` is its owner's
+        # server, whose address system_status (readable by every tenant) must not show, and whose
+        # outage must not mark the service down for everyone.
         probes: list[Awaitable[Check]] = [
-            check_service(service, base, http) for service, urls in bases.items() for base in sorted(urls)
+            check_service(service, base, http)
+            for service in await services_in_use(session)
+            if (base := default_bases(service)) is not None
         ]
-        service_checks = await asyncio.gather(*probes)
-        by_service: dict[str, list[Check]] = {}
-        for check in service_checks:
-            by_service.setdefault(check.service_name, []).append(check)
-        checks += [_combined(service, group) for service, group in by_service.items()]
+        checks += await asyncio.gather(*probes)
         now = datetime.now(UTC)
         await session.execute(
             insert(tables.system_status),
