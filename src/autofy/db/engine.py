@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 _SET_ROLE_AND_CLAIMS = text(
@@ -74,7 +75,8 @@ class Database:
             sqlalchemy_url(database_url),
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            # No ping on checkout (a round trip per transaction): `_transaction`'s first statement
+            # finds a connection the server dropped and retries it on a fresh one.
             echo=echo,
             # A failed statement's parameters (password hashes, ciphertexts) stay out of errors and logs.
             hide_parameters=True,
@@ -101,9 +103,20 @@ class Database:
 
     @asynccontextmanager
     async def _transaction(self, *, role: str, claims: Mapping[str, Any]) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
-            await session.execute(_SET_ROLE_AND_CLAIMS, {"role": role, "claims": json.dumps(dict(claims))})
+        parameters = {"role": role, "claims": json.dumps(dict(claims))}
+        # Closing the session rolls back whatever was not committed: an error in the block.
+        async with self._sessions() as session:
+            try:
+                await session.execute(_SET_ROLE_AND_CLAIMS, parameters)
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+                # The pooled connection had died (a server restart, an idle timeout): nothing ran
+                # on it, and SQLAlchemy has now discarded it and every connection as old as it.
+                await session.rollback()
+                await session.execute(_SET_ROLE_AND_CLAIMS, parameters)
             yield session
+            await session.commit()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

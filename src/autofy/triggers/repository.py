@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, true, update
+from sqlalchemy import bindparam, delete, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,16 +170,23 @@ class WebhookTarget:
     trigger_step: dict[str, Any] | None  # step 1 when it names an app trigger (telegram/new_message)
 
 
+def _webhook_target_query() -> Any:
+    h, w, first = workflow_webhooks, tables.workflows, _first_step()
+    return (
+        select(h.c.workflow_id, h.c.signing_secret, *_trigger_columns(first))
+        .select_from(h.join(w, w.c.id == h.c.workflow_id).outerjoin(first, true()))
+        .where(h.c.token == bindparam("token"))
+    )
+
+
+# Built once: composing the lateral join costs more CPU than the query's round trip, and every
+# webhook delivery runs it.
+_WEBHOOK_TARGET = _webhook_target_query()
+
+
 async def webhook_target(session: AsyncSession, token: str) -> WebhookTarget | None:
     """One query whatever the token names, so every answer costs the same."""
-    h, w, first = workflow_webhooks, tables.workflows, _first_step()
-    row = (
-        await session.execute(
-            select(h.c.workflow_id, h.c.signing_secret, *_trigger_columns(first))
-            .select_from(h.join(w, w.c.id == h.c.workflow_id).outerjoin(first, true()))
-            .where(h.c.token == token)
-        )
-    ).one_or_none()
+    row = (await session.execute(_WEBHOOK_TARGET, {"token": token})).one_or_none()
     if row is None:
         return None
     signing = webhook_signing(row.trigger_config or {}, row.signing_secret)
