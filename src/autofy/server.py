@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -17,6 +17,7 @@ import uvicorn
 
 from autofy.app import create_app
 from autofy.config import Settings
+from autofy.connectors.catalog import catalog
 from autofy.connectors.outbound import OutboundPolicy, outbound_client
 from autofy.db.engine import Database
 from autofy.engine.config import EngineConfig
@@ -24,8 +25,6 @@ from autofy.engine.worker import run_workers
 from autofy.status.heartbeat import run_heartbeat
 from autofy.status.monitor import run_monitor
 from autofy.triggers.scheduler import run_scheduler
-
-Part = Callable[[asyncio.Event], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -84,16 +83,27 @@ async def run(settings: Settings, database_url: str, parts: Parts) -> None:
         tasks.append(run_heartbeat(database, "scheduler", stop))
         tasks.append(run_monitor(database, settings, http, default_api_bases(), stop))
     try:
-        await asyncio.gather(*tasks)
+        outcomes = await asyncio.gather(
+            *(_until_stopped(task, stop) for task in tasks), return_exceptions=True
+        )
     finally:
         await http.aclose()
         await database.dispose()
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if failures:
+        raise failures[0]
+
+
+async def _until_stopped(part: Awaitable[None], stop: asyncio.Event) -> None:
+    try:
+        await part
+    finally:
+        # A part that ends (or fails) stops the others: no process goes on running half of itself.
+        stop.set()
 
 
 def default_api_bases() -> dict[str, str]:
     """Each connector's own API base URL, probed by the health monitor."""
-    from autofy.connectors.catalog import catalog
-
     return {
         connector.service_name: connector.default_api_base
         for connector in catalog().connectors

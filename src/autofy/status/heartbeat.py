@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
 from typing import Literal
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from autofy.db.engine import Database
 
 HEARTBEAT_INTERVAL_SECONDS = 10.0
+logger = logging.getLogger(__name__)
 
 ProcessKind = Literal["worker", "scheduler"]
 
@@ -40,11 +43,20 @@ async def run_heartbeat(
     process_id = uuid.uuid4()
     try:
         while not stop.is_set():
-            await beat(database, process_id, kind)
+            try:
+                await beat(database, process_id, kind)
+            except (SQLAlchemyError, OSError):
+                # The database being away is the monitor's to report; the process outlives it.
+                logger.warning("%s heartbeat failed; retrying in %.0f s", kind, interval, exc_info=True)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except TimeoutError:
                 continue
     finally:
-        async with database.service_session() as session:
-            await session.execute(text("delete from autofy_heartbeats where id = :id"), {"id": process_id})
+        try:
+            async with database.service_session() as session:
+                await session.execute(
+                    text("delete from autofy_heartbeats where id = :id"), {"id": process_id}
+                )
+        except (SQLAlchemyError, OSError):
+            logger.warning("could not remove the %s heartbeat; it will age out", kind, exc_info=True)
