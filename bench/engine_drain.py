@@ -38,34 +38,13 @@ from autofy.engine.config import EngineConfig
 from autofy.engine.service import start_execution
 from autofy.engine.worker import run_workers
 from autofy.runtime import generate_encryption_key
-from bench.webhook import STEPS, _admin
+from bench.webhook import admin, create_workflow
 
 
 async def queue_backlog(database_url: str, executions: int) -> None:
     connection = await asyncpg.connect(database_url)
     try:
-        user_id = uuid.uuid4()
-        await connection.execute(
-            "insert into auth.users (id, email) values ($1, $2)",
-            user_id,
-            f"drain-{user_id.hex[:8]}@example.com",
-        )
-        await connection.execute("update profiles set credits_limit = 2000000000 where id = $1", user_id)
-        workflow_id = await connection.fetchval(
-            "insert into workflows (user_id, name, status, trigger_type) values ($1, 'Drain', 'active', 'webhook') returning id",
-            user_id,
-        )
-        for order, (step_type, service, action, configuration) in enumerate(STEPS, start=1):
-            await connection.execute(
-                "insert into workflow_steps (workflow_id, step_order, step_type, service_name, action_name, configuration) "
-                "values ($1, $2, $3, $4, $5, $6::jsonb)",
-                workflow_id,
-                order,
-                step_type,
-                service,
-                action,
-                json.dumps(configuration),
-            )
+        _, workflow_id = await create_workflow(connection, "Drain")
     finally:
         await connection.close()
     database = Database(database_url)
@@ -186,10 +165,8 @@ def main() -> None:
             server_url = embedded.start()
             stack.callback(embedded.stop)
         name = f"autofy_drain_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_admin(server_url, f"create database {name}"))
-        stack.callback(
-            lambda: asyncio.run(_admin(server_url, f"drop database if exists {name} with (force)"))
-        )
+        asyncio.run(admin(server_url, f"create database {name}"))
+        stack.callback(lambda: asyncio.run(admin(server_url, f"drop database if exists {name} with (force)")))
         parts = urlsplit(server_url)
         database_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
         migrate.upgrade(database_url)

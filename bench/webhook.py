@@ -74,32 +74,39 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
+async def create_workflow(connection: asyncpg.Connection, name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """A user with unlimited credits and their active webhook workflow of STEPS; (user, workflow)."""
+    user_id = uuid.uuid4()
+    await connection.execute(
+        "insert into auth.users (id, email) values ($1, $2)",
+        user_id,
+        f"{name.lower()}-{user_id.hex[:8]}@example.com",
+    )
+    await connection.execute("update profiles set credits_limit = 2000000000 where id = $1", user_id)
+    workflow_id: uuid.UUID = await connection.fetchval(
+        "insert into workflows (user_id, name, status, trigger_type) values ($1, $2, 'active', 'webhook') returning id",
+        user_id,
+        name,
+    )
+    for order, (step_type, service, action, configuration) in enumerate(STEPS, start=1):
+        await connection.execute(
+            "insert into workflow_steps (workflow_id, step_order, step_type, service_name, action_name, configuration) "
+            "values ($1, $2, $3, $4, $5, $6::jsonb)",
+            workflow_id,
+            order,
+            step_type,
+            service,
+            action,
+            json.dumps(configuration),
+        )
+    return user_id, workflow_id
+
+
 async def seed(database_url: str) -> str:
     """One user, one active webhook workflow with two built-in steps; the webhook token."""
     connection = await asyncpg.connect(database_url)
     try:
-        user_id = uuid.uuid4()
-        await connection.execute(
-            "insert into auth.users (id, email) values ($1, $2)",
-            user_id,
-            f"bench-{user_id.hex[:8]}@example.com",
-        )
-        await connection.execute("update profiles set credits_limit = 2000000000 where id = $1", user_id)
-        workflow_id = await connection.fetchval(
-            "insert into workflows (user_id, name, status, trigger_type) values ($1, 'Bench', 'active', 'webhook') returning id",
-            user_id,
-        )
-        for order, (step_type, service, action, configuration) in enumerate(STEPS, start=1):
-            await connection.execute(
-                "insert into workflow_steps (workflow_id, step_order, step_type, service_name, action_name, configuration) "
-                "values ($1, $2, $3, $4, $5, $6::jsonb)",
-                workflow_id,
-                order,
-                step_type,
-                service,
-                action,
-                json.dumps(configuration),
-            )
+        user_id, workflow_id = await create_workflow(connection, "Bench")
         token = secrets.token_urlsafe(32)
         await connection.execute(
             "insert into workflow_webhooks (workflow_id, user_id, token, signing_secret) values ($1, $2, $3, $4)",
@@ -300,10 +307,8 @@ def main() -> None:
             server_url = embedded.start()
             stack.callback(embedded.stop)
         name = f"autofy_bench_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_admin(server_url, f"create database {name}"))
-        stack.callback(
-            lambda: asyncio.run(_admin(server_url, f"drop database if exists {name} with (force)"))
-        )
+        asyncio.run(admin(server_url, f"create database {name}"))
+        stack.callback(lambda: asyncio.run(admin(server_url, f"drop database if exists {name} with (force)")))
         parts = urlsplit(server_url)
         database_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
         migrate.upgrade(database_url)
@@ -311,7 +316,7 @@ def main() -> None:
     print(json.dumps(report, indent=2))
 
 
-async def _admin(url: str, statement: str) -> None:
+async def admin(url: str, statement: str) -> None:
     connection = await asyncpg.connect(url)
     try:
         await connection.execute(statement)
