@@ -17,7 +17,7 @@ from autofy.config import Settings
 from autofy.connectors.router import router as catalog_router
 from autofy.db.engine import Database
 from autofy.engine.router import router as engine_router
-from autofy.errors import install_error_handling
+from autofy.error_handlers import install_error_handling
 from autofy.executions.router import router as executions_router
 from autofy.integrations.router import router as integrations_router
 from autofy.observability.logs import RequestIdMiddleware

@@ -1,20 +1,32 @@
-"""The `autofy` command."""
+"""The `autofy` command.
+
+Each command imports what it needs when it runs: `autofy --help` and `autofy db status` must not
+load the web app or the LLM SDKs, and a worker must not load the web app (start-up time is a
+worker's recovery time after a crash; figures in docs/performance.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import secrets
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvloop
 
-from autofy import server
 from autofy.admin.cli import register_operator_commands
-from autofy.db import migrate
 from autofy.runtime import generate_encryption_key, with_secrets
-from autofy.security.crypto import CredentialCipher
-from autofy.security.rotation import rotate_all
-from autofy.terminal import console, errors, friendly_errors, progress_counter, runtime
+from autofy.terminal import (
+    JsonOption,
+    console,
+    errors,
+    friendly_errors,
+    print_json,
+    progress_counter,
+    runtime,
+)
+
+if TYPE_CHECKING:
+    from autofy.server import Parts
 
 app = typer.Typer(
     help="Autofy: self-hostable workflow automation.", no_args_is_help=True, add_completion=False
@@ -27,11 +39,18 @@ register_operator_commands(app)
 
 
 def _upgrade(database_url: str, revision: str = "head") -> None:
+    from autofy.db import migrate
+
     with progress_counter("migrating", unit="revisions") as advance:
         migrate.upgrade(database_url, revision, on_step=lambda _: advance(1))
 
 
-def _run_parts(host: str | None, port: int | None, parts: server.Parts) -> None:
+def _run_parts(host: str | None, port: int | None, parts: Parts) -> None:
+    import uvloop
+
+    from autofy import server
+    from autofy.db import migrate
+
     with runtime() as opened:
         _upgrade(opened.database_url)
         overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
@@ -44,6 +63,12 @@ def _run_parts(host: str | None, port: int | None, parts: server.Parts) -> None:
         uvloop.run(server.run(settings, opened.database_url, parts))
 
 
+def _parts(*, api: bool = True, workers: bool = True, scheduler: bool = True) -> Parts:
+    from autofy.server import Parts
+
+    return Parts(api=api, workers=workers, scheduler=scheduler)
+
+
 HostOption = Annotated[str | None, typer.Option(help="Overrides AUTOFY_HOST.")]
 PortOption = Annotated[int | None, typer.Option(help="Overrides AUTOFY_PORT.")]
 
@@ -52,28 +77,28 @@ PortOption = Annotated[int | None, typer.Option(help="Overrides AUTOFY_PORT.")]
 @friendly_errors
 def serve(host: HostOption = None, port: PortOption = None) -> None:
     """Run everything: the database (embedded unless AUTOFY_DATABASE_URL is set), API, workers, scheduler."""
-    _run_parts(host, port, server.Parts())
+    _run_parts(host, port, _parts())
 
 
 @app.command()
 @friendly_errors
 def api(host: HostOption = None, port: PortOption = None) -> None:
     """Run the HTTP API alone (start workers and a scheduler elsewhere)."""
-    _run_parts(host, port, server.Parts(api=True, workers=False, scheduler=False))
+    _run_parts(host, port, _parts(workers=False, scheduler=False))
 
 
 @app.command()
 @friendly_errors
 def worker() -> None:
     """Run engine workers alone: they run executions' steps (any number may run at once)."""
-    _run_parts(None, None, server.Parts(api=False, workers=True, scheduler=False))
+    _run_parts(None, None, _parts(api=False, scheduler=False))
 
 
 @app.command()
 @friendly_errors
 def scheduler() -> None:
     """Run the scheduler alone: fire schedules and poll for new email (any number may run at once)."""
-    _run_parts(None, None, server.Parts(api=False, workers=False, scheduler=True))
+    _run_parts(None, None, _parts(api=False, workers=False))
 
 
 @db_app.command("upgrade")
@@ -82,6 +107,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations up to REVISION (default: the newest). Safe to run again."""
+    from autofy.db import migrate
+
     with runtime() as opened:
         _upgrade(opened.database_url, revision)
         status = asyncio.run(migrate.schema_status(opened.database_url))
@@ -94,6 +121,8 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; `base` removes everything.")],
 ) -> None:
     """Revert migrations down to REVISION."""
+    from autofy.db import migrate
+
     with runtime() as opened:
         migrate.downgrade(opened.database_url, revision)
         status = asyncio.run(migrate.schema_status(opened.database_url))
@@ -102,22 +131,26 @@ def db_downgrade(
 
 @db_app.command("status")
 @friendly_errors
-def db_status() -> None:
+def db_status(as_json: JsonOption = False) -> None:
     """Show the schema revision of the database and the newest one this Autofy ships."""
+    from autofy.db import migrate
+
     with runtime() as opened:
         asyncio.run(migrate.check_server(opened.database_url))
         status = asyncio.run(migrate.schema_status(opened.database_url))
-        state = "up to date" if status.up_to_date else "needs `autofy db upgrade`"
-        console.print(f"current: {status.current or 'base (empty)'}\nhead:    {status.head}\n{state}")
+    if as_json:
+        print_json({"current": status.current, "head": status.head, "up_to_date": status.up_to_date})
+        return
+    state = "up to date" if status.up_to_date else "needs `autofy db upgrade`"
+    console.print(f"current: {status.current or 'base (empty)'}\nhead:    {status.head}\n{state}")
 
 
 @keys_app.command("generate")
 def keys_generate() -> None:
-    """Print a new JWT secret and encryption key to put in the environment."""
-    import secrets
-
-    console.print(f"AUTOFY_JWT_SECRET={secrets.token_urlsafe(48)}")
-    console.print(f"AUTOFY_ENCRYPTION_KEYS={generate_encryption_key()}")
+    """Print a new JWT secret and encryption key as shell exports: eval "$(autofy keys generate)"."""
+    # Plain lines, never wrapped or styled: a shell evaluates them.
+    typer.echo(f"export AUTOFY_JWT_SECRET={secrets.token_urlsafe(48)}")
+    typer.echo(f"export AUTOFY_ENCRYPTION_KEYS={generate_encryption_key()}")
 
 
 @keys_app.command("rotate")
@@ -130,6 +163,9 @@ def keys_rotate(
     To rotate: put a new key first in AUTOFY_ENCRYPTION_KEYS and keep the old ones after it,
     restart Autofy, run this, then remove the old keys. Safe to run again at any time.
     """
+    from autofy.security.crypto import CredentialCipher
+    from autofy.security.rotation import rotate_all
+
     with runtime() as opened:
         cipher = CredentialCipher.from_settings(opened.settings)
         with progress_counter("re-encrypting", unit="integrations") as advance:
@@ -145,6 +181,5 @@ def keys_rotate(
         errors.print(
             f"[bold red]error:[/] these integrations do not decrypt with any listed key: {listed}",
             highlight=False,
-            soft_wrap=True,
         )
         raise typer.Exit(code=1)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from autofy.app import create_app
 from autofy.config import Settings
 from autofy.connectors.catalog import catalog
 from autofy.connectors.outbound import OutboundPolicy, outbound_client
@@ -43,6 +42,9 @@ class _ApiServer(uvicorn.Server):
 
 
 async def _serve_api(settings: Settings, database_url: str, stop: asyncio.Event) -> None:
+    # Imported here: a worker or scheduler process never loads the web app (start-up time).
+    from autofy.app import create_app
+
     config = uvicorn.Config(
         create_app(settings, database_url),
         host=settings.host,

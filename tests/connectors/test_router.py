@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from autofy.connectors.router import router
-from autofy.errors import install_error_handling
+from autofy.error_handlers import install_error_handling
 
 
 @pytest.fixture

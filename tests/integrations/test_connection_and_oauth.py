@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,7 +17,8 @@ from autofy.db.engine import Database
 from autofy.security.crypto import CredentialCipher
 from tests.api_fixtures import TEST_JWT_SECRET, SignedUpUser, sign_up
 from tests.fakes.gmail import FakeGmail
-from tests.workflows.api import connect
+from tests.fakes.telegram import FakeTelegram
+from tests.workflows.api import connect, create_workflow, telegram_step
 
 
 def _gmail_configuration(fake_gmail: FakeGmail) -> dict[str, str]:
@@ -86,7 +88,7 @@ async def test_a_revoked_grant_marks_the_integration_expired(
     assert "revoked" in stored["error_message"]
 
 
-async def test_a_failing_service_marks_the_integration_in_error(
+async def test_a_failing_service_leaves_the_status_and_records_the_failure(
     client: httpx.AsyncClient, fake_gmail: FakeGmail
 ) -> None:
     user = await sign_up(client)
@@ -95,8 +97,83 @@ async def test_a_failing_service_marks_the_integration_in_error(
 
     response = await client.post(f"/api/v1/integrations/{integration['id']}/test", headers=user.headers)
 
-    assert response.json()["status"] == "error"
-    assert "Backend Error" in response.json()["message"]
+    result = response.json()
+    assert (result["ok"], result["reached"], result["status"]) == (False, False, "active")
+    assert "Backend Error" in result["message"]
+    stored = (await client.get(f"/api/v1/integrations/{integration['id']}", headers=user.headers)).json()
+    assert stored["status"] == "active"
+    assert "Backend Error" in stored["error_message"]
+    assert stored["last_tested_at"] is not None
+
+
+async def test_an_unreachable_service_does_not_block_activation(client: httpx.AsyncClient) -> None:
+    user = await sign_up(client)
+    offline = f"http://127.0.0.1:{_closed_port()}"
+    integration = await connect(
+        client, user, "telegram", {"bot_token": "123456:ABC-DEF"}, {"api_base": offline}
+    )
+
+    tested = await client.post(f"/api/v1/integrations/{integration['id']}/test", headers=user.headers)
+
+    result = tested.json()
+    assert (result["ok"], result["reached"], result["status"]) == (False, False, "active")
+    assert "could not reach Telegram" in result["message"]
+    stored = (await client.get(f"/api/v1/integrations/{integration['id']}", headers=user.headers)).json()
+    assert "could not reach Telegram" in stored["error_message"]
+    workflow = await create_workflow(client, user, steps=[telegram_step()])
+    activated = await client.post(f"/api/v1/workflows/{workflow['id']}/activate", headers=user.headers)
+    assert activated.status_code == 200, activated.text
+    assert activated.json()["status"] == "active"
+
+
+async def test_refused_credentials_block_activation_until_a_passing_test(
+    client: httpx.AsyncClient, fake_telegram: FakeTelegram
+) -> None:
+    user = await sign_up(client)
+    integration = await connect(
+        client, user, "telegram", {"bot_token": fake_telegram.token}, {"api_base": fake_telegram.url}
+    )
+    url = f"/api/v1/integrations/{integration['id']}"
+    workflow = await create_workflow(client, user, steps=[telegram_step()])
+    fake_telegram.fail(401, "Unauthorized", path_contains="getMe")
+
+    refused = (await client.post(f"{url}/test", headers=user.headers)).json()
+
+    assert (refused["ok"], refused["reached"], refused["status"]) == (False, True, "error")
+    assert "Unauthorized" in refused["message"]  # Telegram's own reason
+    blocked = await client.post(f"/api/v1/workflows/{workflow['id']}/activate", headers=user.headers)
+    assert blocked.status_code == 422
+    assert "credentials were refused" in blocked.json()["error"]["details"][0]["message"]
+
+    passed = (await client.post(f"{url}/test", headers=user.headers)).json()
+    assert (passed["ok"], passed["status"]) == (True, "active")
+    stored = (await client.get(url, headers=user.headers)).json()
+    assert (stored["status"], stored["error_message"]) == ("active", None)
+    activated = await client.post(f"/api/v1/workflows/{workflow['id']}/activate", headers=user.headers)
+    assert activated.status_code == 200, activated.text
+
+
+async def test_new_credentials_bring_a_refused_integration_back(
+    client: httpx.AsyncClient, fake_telegram: FakeTelegram
+) -> None:
+    user = await sign_up(client)
+    integration = await connect(
+        client, user, "telegram", {"bot_token": "123456:WRONG"}, {"api_base": fake_telegram.url}
+    )
+    url = f"/api/v1/integrations/{integration['id']}"
+    assert (await client.post(f"{url}/test", headers=user.headers)).json()["status"] == "error"
+
+    replaced = await client.patch(
+        url, json={"credentials": {"bot_token": fake_telegram.token}}, headers=user.headers
+    )
+
+    assert (replaced.json()["status"], replaced.json()["error_message"]) == ("active", None)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def test_a_token_rotated_during_the_test_is_saved(

@@ -90,7 +90,8 @@ async def test_an_integration_in_error_blocks_activation(
     assert response.json()["error"]["details"] == [
         {
             "field": "steps.0.service_name",
-            "message": "The telegram integration is error; test or reconnect it.",
+            "message": "The telegram integration's credentials were refused (its error_message says "
+            "why): send new ones (PATCH /api/v1/integrations/{id}), then test it.",
         }
     ]
 

@@ -1,22 +1,34 @@
-"""Operator commands: `autofy status|prune|users|workflows|executions`, with readable tables."""
+"""Operator commands: `autofy status|prune|users|workflows|executions`.
+
+Each prints a table on a terminal, tab-separated lines when piped, and JSON with `--json`.
+The database layer is imported inside each command, so `autofy --help` does not pay for it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from rich.markup import escape
 
-from autofy.admin import repository, service
-from autofy.db.engine import Database
-from autofy.errors import NotFoundError
-from autofy.retention.service import RetentionPolicy, prune
-from autofy.terminal import as_service, console, friendly_errors, progress_counter, runtime
+from autofy.terminal import (
+    JsonOption,
+    as_service,
+    console,
+    friendly_errors,
+    print_json,
+    print_rows,
+    print_table,
+    progress_counter,
+    runtime,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 users_app = typer.Typer(help="Accounts, plans and credits.", no_args_is_help=True)
 workflows_app = typer.Typer(help="Every tenant's workflows.", no_args_is_help=True)
@@ -24,15 +36,7 @@ executions_app = typer.Typer(help="Execution history.", no_args_is_help=True)
 
 Plan = Literal["free", "pro", "enterprise"]
 Limit = Annotated[int, typer.Option(min=1, max=10_000, help="Rows to show.")]
-STATUS_STYLE = {
-    "healthy": "green",
-    "degraded": "yellow",
-    "down": "red",
-    "completed": "green",
-    "running": "cyan",
-    "failed": "red",
-    "cancelled": "yellow",
-}
+Columns = Mapping[str, Callable[[Mapping[str, Any]], Any]]
 
 
 def register_operator_commands(app: typer.Typer) -> None:
@@ -43,45 +47,40 @@ def register_operator_commands(app: typer.Typer) -> None:
     app.add_typer(executions_app, name="executions")
 
 
-def _styled(value: str) -> str:
-    style = STATUS_STYLE.get(value)
-    return f"[{style}]{value}[/]" if style else value
+def _field(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda row: row[name]
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, timedelta):
-        return f"{value.total_seconds():.2f} s"
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat(timespec="seconds"))
-    return str(value)
+def _fraction(*names: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda row: "/".join(str(row[name]) for name in names)
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(_styled(_cell(value)) for value in row))
-    return table
+STATUS_COLUMNS: Columns = {
+    "service": _field("service_name"),
+    "status": _field("status"),
+    "ms": _field("response_time"),
+    "error": _field("error_message"),
+    "checked": _field("checked_at"),
+}
 
 
 @friendly_errors
-def status() -> None:
-    """The latest health check of every monitored service."""
+def status(as_json: JsonOption = False) -> None:
+    """The latest health check of every monitored service ("unknown" until one has run)."""
+    from autofy.admin import repository
 
-    async def read(session: AsyncSession) -> list[list[Any]]:
-        rows = await repository.latest_status(session)
-        return [[r.service_name, r.status, r.response_time, r.error_message, r.checked_at] for r in rows]
+    async def read(session: AsyncSession) -> list[Mapping[str, Any]]:
+        return [dict(row._mapping) for row in await repository.latest_status(session)]
 
-    rows = as_service(read)
-    console.print(_table("System status", ["service", "status", "ms", "error", "checked"], rows))
+    print_rows("System status", STATUS_COLUMNS, as_service(read), as_json=as_json)
 
 
 @friendly_errors
 def prune_history() -> None:
     """Delete executions, audit logs and health checks past their retention, in batches."""
+    from autofy.db.engine import Database
+    from autofy.retention.service import RetentionPolicy, prune
+
     with runtime() as opened:
         policy = RetentionPolicy.from_settings(opened.settings)
         with progress_counter("pruning") as advance:
@@ -100,29 +99,27 @@ def prune_history() -> None:
     )
 
 
+USER_COLUMNS: Columns = {
+    "email": _field("email"),
+    "name": _field("full_name"),
+    "plan": _field("plan_type"),
+    "credits": _fraction("credits_used", "credits_limit"),
+    "workflows": _field("workflows"),
+    "created": _field("created_at"),
+    "id": _field("id"),
+}
+
+
 @users_app.command("list")
 @friendly_errors
-def users_list(limit: Limit = 100) -> None:
+def users_list(limit: Limit = 100, as_json: JsonOption = False) -> None:
     """Accounts with their plan, credits and number of workflows."""
+    from autofy.admin import repository
 
-    async def read(session: AsyncSession) -> list[list[Any]]:
-        rows = await repository.list_users(session, limit=limit)
-        return [
-            [
-                r.email,
-                r.full_name,
-                r.plan_type,
-                f"{r.credits_used}/{r.credits_limit}",
-                r.workflows,
-                r.created_at,
-                r.id,
-            ]
-            for r in rows
-        ]
+    async def read(session: AsyncSession) -> list[Mapping[str, Any]]:
+        return [dict(row._mapping) for row in await repository.list_users(session, limit=limit)]
 
-    console.print(
-        _table("Users", ["email", "name", "plan", "credits", "workflows", "created", "id"], as_service(read))
-    )
+    print_rows("Users", USER_COLUMNS, as_service(read), as_json=as_json)
 
 
 @users_app.command("create")
@@ -135,6 +132,8 @@ def users_create(
     name: Annotated[str | None, typer.Option(help="Full name.")] = None,
 ) -> None:
     """Create an account, with the same password rules as sign-up."""
+    from autofy.admin import service
+
     with runtime() as opened:
         settings = opened.settings
 
@@ -156,11 +155,23 @@ def users_set_plan(
     ] = None,
 ) -> None:
     """Change an account's plan (and its credits limit)."""
+    from autofy.admin import service
 
     async def change(session: AsyncSession) -> int:
         return await service.set_plan(session, email=email, plan=plan, credits_limit=credits_limit)
 
     console.print(f"{email}: plan {plan}, credits limit {as_service(change)}")
+
+
+WORKFLOW_COLUMNS: Columns = {
+    "name": _field("name"),
+    "status": _field("status"),
+    "trigger": _field("trigger_type"),
+    "owner": _field("email"),
+    "ok/failed/total": _fraction("successful_executions", "failed_executions", "total_executions"),
+    "last run": _field("last_executed_at"),
+    "id": _field("id"),
+}
 
 
 @workflows_app.command("list")
@@ -171,26 +182,16 @@ def workflows_list(
         str | None, typer.Option("--status", help="draft, active, paused or archived.")
     ] = None,
     limit: Limit = 100,
+    as_json: JsonOption = False,
 ) -> None:
     """Workflows with their owner, status and run counts."""
+    from autofy.admin import repository
 
-    async def read(session: AsyncSession) -> list[list[Any]]:
+    async def read(session: AsyncSession) -> list[Mapping[str, Any]]:
         rows = await repository.list_workflows(session, email=user, status=status_filter, limit=limit)
-        return [
-            [
-                r.name,
-                r.status,
-                r.trigger_type,
-                r.email,
-                f"{r.successful_executions}/{r.failed_executions}/{r.total_executions}",
-                r.last_executed_at,
-                r.id,
-            ]
-            for r in rows
-        ]
+        return [dict(row._mapping) for row in rows]
 
-    columns = ["name", "status", "trigger", "owner", "ok/failed/total", "last run", "id"]
-    console.print(_table("Workflows", columns, as_service(read)))
+    print_rows("Workflows", WORKFLOW_COLUMNS, as_service(read), as_json=as_json)
 
 
 @workflows_app.command("run")
@@ -206,11 +207,23 @@ def workflows_run(
         raise typer.BadParameter(f"not JSON: {error.msg}", param_hint="--payload") from None
     if not isinstance(trigger_data, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--payload")
+    from autofy.admin import service
 
     async def start(session: AsyncSession) -> uuid.UUID:
         return await service.run_workflow(session, workflow_id, trigger_data)
 
     console.print(f"started execution {as_service(start)}")
+
+
+EXECUTION_COLUMNS: Columns = {
+    "started": _field("started_at"),
+    "workflow": _field("workflow"),
+    "status": _field("execution_status"),
+    "steps": _fraction("completed_steps", "total_steps"),
+    "duration": _field("duration"),
+    "error": _field("error_message"),
+    "id": _field("id"),
+}
 
 
 @executions_app.command("list")
@@ -221,71 +234,70 @@ def executions_list(
         str | None, typer.Option("--status", help="running, completed, failed or cancelled.")
     ] = None,
     limit: Limit = 50,
+    as_json: JsonOption = False,
 ) -> None:
     """Recent executions, newest first."""
+    from autofy.admin import repository
 
-    async def read(session: AsyncSession) -> list[list[Any]]:
+    async def read(session: AsyncSession) -> list[Mapping[str, Any]]:
         rows = await repository.list_executions(
             session, workflow_id=workflow, status=status_filter, limit=limit
         )
-        return [
-            [
-                r.started_at,
-                r.workflow,
-                r.execution_status,
-                f"{r.completed_steps}/{r.total_steps}",
-                r.duration,
-                r.error_message,
-                r.id,
-            ]
-            for r in rows
-        ]
+        return [dict(row._mapping) for row in rows]
 
-    columns = ["started", "workflow", "status", "steps", "duration", "error", "id"]
-    console.print(_table("Executions", columns, as_service(read)))
+    print_rows("Executions", EXECUTION_COLUMNS, as_service(read), as_json=as_json)
+
+
+EXECUTION_SUMMARY_COLUMNS: Columns = {
+    "workflow": _field("workflow"),
+    "owner": _field("email"),
+    "status": _field("execution_status"),
+    "started": _field("started_at"),
+    "duration": _field("duration"),
+    "steps ok/failed/total": _fraction("completed_steps", "failed_steps", "total_steps"),
+    "credits": _field("credits_used"),
+}
+
+
+def _step_error(step: Mapping[str, Any]) -> Any:
+    error = step.get("error")
+    return error.get("message") if isinstance(error, dict) else error
+
+
+STEP_COLUMNS: Columns = {
+    "#": lambda step: step.get("step_order"),
+    "action": lambda step: f"{step.get('service_name')}/{step.get('action_name')}",
+    "status": lambda step: step.get("status"),
+    "attempts": lambda step: step.get("attempts"),
+    "ms": lambda step: step.get("duration_ms"),
+    "error": _step_error,
+}
 
 
 @executions_app.command("show")
 @friendly_errors
-def executions_show(execution_id: Annotated[uuid.UUID, typer.Argument(help="The execution.")]) -> None:
+def executions_show(
+    execution_id: Annotated[uuid.UUID, typer.Argument(help="The execution.")], as_json: JsonOption = False
+) -> None:
     """One execution with each step's result."""
+    from autofy.admin import repository
+    from autofy.errors import NotFoundError
 
-    async def read(session: AsyncSession) -> Any:
+    async def read(session: AsyncSession) -> Mapping[str, Any]:
         row = await repository.get_execution(session, execution_id)
         if row is None:
             raise NotFoundError(f"No execution has the id {execution_id}.")
-        return row
+        return dict(row._mapping)
 
-    row = as_service(read)
-    summary = _table(
-        f"Execution {row.id}",
-        ["workflow", "owner", "status", "started", "duration", "steps ok/failed/total", "credits"],
-        [
-            [
-                row.workflow,
-                row.email,
-                row.execution_status,
-                row.started_at,
-                row.duration,
-                f"{row.completed_steps}/{row.failed_steps}/{row.total_steps}",
-                row.credits_used,
-            ]
-        ],
+    execution = as_service(read)
+    if as_json:
+        print_json(dict(execution))
+        return
+    summary = [[cell(execution) for cell in EXECUTION_SUMMARY_COLUMNS.values()]]
+    print_table(f"Execution {execution['id']}", list(EXECUTION_SUMMARY_COLUMNS), summary)
+    if execution["error_message"]:
+        console.print(f"[red]error:[/] {escape(execution['error_message'])}", highlight=False)
+    steps = execution["step_results"] or []
+    print_table(
+        "Steps", list(STEP_COLUMNS), [[cell(step) for cell in STEP_COLUMNS.values()] for step in steps]
     )
-    console.print(summary)
-    if row.error_message:
-        console.print(f"[red]error:[/] {row.error_message}", highlight=False)
-    steps = [
-        [
-            step.get("step_order"),
-            f"{step.get('service_name')}/{step.get('action_name')}",
-            step.get("status"),
-            step.get("attempts"),
-            step.get("duration_ms"),
-            (step.get("error") or {}).get("message")
-            if isinstance(step.get("error"), dict)
-            else step.get("error"),
-        ]
-        for step in row.step_results or []
-    ]
-    console.print(_table("Steps", ["#", "action", "status", "attempts", "ms", "error"], steps))

@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import asyncpg
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MINIMUM_SERVER_VERSION = 150000
@@ -33,6 +34,9 @@ class SchemaStatus:
 
 
 def _config(database_url: str) -> Config:
+    # Alembic is imported when a command needs it: it costs a third of a second of start-up.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Alembic's ini interpolation treats % specially; URLs may contain escaped characters.
@@ -84,6 +88,8 @@ def upgrade(
 ) -> None:
     """Bring the schema to `revision`; a no-op when it is already there. `on_step` hears the id of
     each revision as it is applied."""
+    from alembic import command
+
     asyncio.run(check_server(database_url))
     config = _config(database_url)
     if on_step is not None:
@@ -92,11 +98,15 @@ def upgrade(
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:
+    from alembic import command
+
     asyncio.run(check_server(database_url))
     command.downgrade(_config(database_url), revision)
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config("postgresql://unused/")).get_current_head()
     assert head is not None, "no migrations are packaged"
     return head

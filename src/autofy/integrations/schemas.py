@@ -101,7 +101,11 @@ class Integration(BaseModel):
 
 
 class IntegrationTestResult(BaseModel):
-    ok: bool
+    ok: bool = Field(description="The service accepted the credentials.")
+    reached: bool = Field(
+        description="The service answered. False (offline, timeout, 5xx, 429): the credentials were "
+        "not checked and the status did not change; `message` says what failed."
+    )
     status: IntegrationStatus
     message: str
     account: str | None

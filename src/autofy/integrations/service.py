@@ -7,8 +7,11 @@ list which fields are set (kept in `metadata.credential_fields`), not their valu
 name fields, never values.
 
 Status: a new integration is `active` when its credentials are complete, `inactive` while an
-OAuth2 grant is still missing (Gmail before its consent screen); a connection test sets `active`,
-`error` (refused or failing) or `expired` (a revoked grant); replacing the credentials resets it.
+OAuth2 grant is still missing (Gmail before its consent screen). A connection test that the service
+answers decides the status: `active` when it accepts the credentials, `error` when it refuses them
+(or the request itself is wrong), `expired` for a revoked grant. A test that does not get an answer
+(network down, timeout, a 5xx or 429) says nothing about the credentials: the status stays as it was
+and the failure is recorded in `error_message`. Replacing the credentials resets the status.
 
 Gmail OAuth: the client id and secret are stored first (POST /integrations, never in a URL, where
 proxies and browser history would keep them); `authorize` returns Google's consent URL with a
@@ -36,7 +39,13 @@ from autofy.connectors.catalog import UnknownService, catalog
 from autofy.connectors.gmail import oauth as gmail_oauth
 from autofy.connectors.outbound import OutboundPolicy, outbound_client
 from autofy.connectors.runtime import connector_context
-from autofy.connectors.sdk import AuthenticationError, ConnectionTestResult, Connector, ConnectorError
+from autofy.connectors.sdk import (
+    AuthenticationError,
+    ConnectionTestResult,
+    Connector,
+    ConnectorError,
+    TransientError,
+)
 from autofy.errors import ConflictError, DomainError, ErrorDetail, NotFoundError, ValidationFailedError
 from autofy.integrations import repository
 from autofy.integrations.schemas import (
@@ -338,7 +347,7 @@ async def run_connection_test(
         session,
         integration_id,
         {
-            "status": outcome.status,
+            "status": outcome.status or current["status"],
             "last_tested_at": func.now(),
             "error_message": None if outcome.ok else outcome.message,
             "metadata": metadata,
@@ -350,11 +359,17 @@ async def run_connection_test(
         action="integration.test",
         resource_type="integration",
         resource_id=integration_id,
-        details={"service_name": current["service_name"], "ok": outcome.ok, "status": outcome.status},
+        details={
+            "service_name": current["service_name"],
+            "ok": outcome.ok,
+            "reached": outcome.reached,
+            "status": row["status"],
+        },
         meta=meta,
     )
     return IntegrationTestResult(
         ok=outcome.ok,
+        reached=outcome.reached,
         status=row["status"],
         message=outcome.message,
         account=outcome.account,
@@ -365,9 +380,13 @@ async def run_connection_test(
 @dataclass(frozen=True)
 class _TestOutcome:
     ok: bool
-    status: str
+    status: str | None  # None: the service did not answer, so the status stays as it was
     message: str
     account: str | None = None
+
+    @property
+    def reached(self) -> bool:
+        return self.status is not None
 
 
 async def _run_test(
@@ -404,11 +423,15 @@ async def _run_test(
             result: ConnectionTestResult = await connector.test(ctx)
     except AuthenticationError as error:
         return _TestOutcome(False, "expired" if error.expired else "error", error.message)
+    except TransientError as error:
+        # Unreachable, overloaded or failing: the credentials were not checked, so they keep
+        # their status (an offline laptop must not break every workflow that uses them).
+        return _TestOutcome(False, None, error.message)
     except ConnectorError as error:
         return _TestOutcome(False, "error", error.message)
     except TimeoutError:
         message = f"{connector.display_name} did not answer within {CONNECTION_TEST_TIMEOUT_SECONDS:g} s."
-        return _TestOutcome(False, "error", message)
+        return _TestOutcome(False, None, message)
     return _TestOutcome(result.ok, "active" if result.ok else "error", result.message, result.account)
 
 
@@ -515,10 +538,12 @@ async def complete_gmail_oauth(
                 gmail_redirect_uri(public_url),
             )
     except ConnectorError as error:
-        status = "expired" if isinstance(error, AuthenticationError) and error.expired else "error"
-        row = await repository.update_integration(
-            session, state.integration_id, {"status": status, "error_message": error.message}
-        )
+        values: dict[str, Any] = {"error_message": error.message}
+        if not isinstance(error, TransientError):  # no answer says nothing about the grant
+            values["status"] = (
+                "expired" if isinstance(error, AuthenticationError) and error.expired else "error"
+            )
+        row = await repository.update_integration(session, state.integration_id, values)
         await _audit_connect(session, state, ok=False, meta=meta)
         return OAuthOutcome(_integration(row), failure=error.message)
     row = await _save_credentials(

