@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from autofy.assistant.providers import EmbeddingAccess
 from autofy.connectors.llm import provider_errors
-from autofy.connectors.llm.chat_models import GEMINI_API_VERSION, api_base, api_key, timeout_seconds
+from autofy.connectors.llm.providers import GEMINI_API_VERSION, api_base, api_key, timeout_seconds
 from autofy.connectors.sdk import PermanentError
 from autofy.db.tables import EMBEDDING_DIMENSIONS
 

@@ -21,7 +21,8 @@ from langchain_core.runnables import Runnable
 
 from autofy.assistant.providers import ModelAccess
 from autofy.assistant.tools import TOOLS, TurnState, run_tool, tool_result_text
-from autofy.connectors.llm import opened_chat_model, provider_errors
+from autofy.connectors.llm import provider_errors
+from autofy.connectors.llm.chat_models import opened_chat_model
 from autofy.connectors.llm.usage import reported_model, token_usage
 
 MAX_MODEL_CALLS = 8

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autofy.connectors.llm import PROVIDERS, Provider, check_api_base
+from autofy.connectors.llm import PROVIDERS, Provider
+from autofy.connectors.llm.chat_models import check_api_base
 from autofy.connectors.outbound import OutboundPolicy
 from autofy.integrations import repository as integrations_repository
 from autofy.integrations.service import CredentialsUnreadable, decrypted_credentials

@@ -1,19 +1,15 @@
 """What the OpenAI, Anthropic, Gemini and OpenRouter connectors share, and what the assistant reuses.
 
-- `opened_chat_model(service_name, credentials, configuration, policy=..., model=..., ...)`: the
-  LangChain chat model for an integration, its `api_base` checked against the outbound policy
-  (`check_api_base`) and its connections closed after use (`chat_model` builds one unchecked);
+- `chat_models.opened_chat_model(service_name, credentials, configuration, policy=..., model=...)`:
+  the LangChain chat model for an integration, its `api_base` checked against the outbound policy
+  (`check_api_base`) and its connections closed after use (`chat_model` builds one unchecked). It
+  lives in its own module, imported only where a model is called: the provider SDKs behind it
+  take seconds to import, which a worker that runs no LLM step should not pay at start-up;
 - `provider_errors(display_name, secrets)`: turns what a model call raises into connector errors;
 - `token_usage(message)` and `credits_for_usage(input_tokens, output_tokens)`: usage and its price;
 - `list_models(ctx)`: the provider's model list (also the connection test).
 """
 
-from autofy.connectors.llm.chat_models import (
-    chat_model,
-    check_api_base,
-    close_chat_model,
-    opened_chat_model,
-)
 from autofy.connectors.llm.errors import connector_error, provider_errors
 from autofy.connectors.llm.models import ModelList, list_models
 from autofy.connectors.llm.providers import PROVIDERS, Provider, provider_named
@@ -24,13 +20,9 @@ __all__ = [
     "ModelList",
     "Provider",
     "TokenUsage",
-    "chat_model",
-    "check_api_base",
-    "close_chat_model",
     "connector_error",
     "credits_for_usage",
     "list_models",
-    "opened_chat_model",
     "provider_errors",
     "provider_named",
     "token_usage",

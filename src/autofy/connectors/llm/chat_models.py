@@ -33,16 +33,16 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from autofy.connectors.llm.providers import (
-    DEFAULT_TIMEOUT_SECONDS,
+    GEMINI_API_VERSION,
     OPENROUTER,
     OPENROUTER_HEADERS,
-    Provider,
+    api_base,
+    api_key,
     provider_named,
+    timeout_seconds,
 )
 from autofy.connectors.outbound import OutboundPolicy, resolve_checked
-from autofy.connectors.sdk import AuthenticationError, PermanentError, TransientError
-
-GEMINI_API_VERSION = "v1beta"
+from autofy.connectors.sdk import PermanentError, TransientError
 
 
 class ChatAnthropicOwnPool(ChatAnthropic):
@@ -62,18 +62,6 @@ class ChatAnthropicOwnPool(ChatAnthropic):
 def _tls_context() -> ssl.SSLContext:
     """One TLS context for every model's pool: building one loads the CA bundle (~0.1 s)."""
     return ssl.create_default_context(cafile=certifi.where())
-
-
-def api_key(provider: Provider, credentials: Mapping[str, Any]) -> str:
-    key = credentials.get("api_key")
-    if not isinstance(key, str) or not key.strip():
-        raise AuthenticationError(f"the {provider.display_name} integration has no API key")
-    return key.strip()
-
-
-def api_base(provider: Provider, configuration: Mapping[str, Any]) -> str:
-    configured = configuration.get("api_base")
-    return str(configured).rstrip("/") if configured else provider.default_api_base
 
 
 async def check_api_base(configuration: Mapping[str, Any], policy: OutboundPolicy) -> None:
@@ -100,14 +88,6 @@ async def check_api_base(configuration: Mapping[str, Any], policy: OutboundPolic
         await resolve_checked(host, port, check=True)
     except httpx.ConnectError as error:
         raise TransientError(str(error)) from None
-
-
-def timeout_seconds(configuration: Mapping[str, Any]) -> float:
-    """The integration's `configuration.timeout_seconds`, for slow local models; else the default."""
-    configured = configuration.get("timeout_seconds")
-    if isinstance(configured, int | float) and not isinstance(configured, bool) and configured > 0:
-        return float(configured)
-    return DEFAULT_TIMEOUT_SECONDS
 
 
 def chat_model(

@@ -14,12 +14,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anthropic
 import httpx
 import httpx2
-import openai
-from google.genai import errors as genai_errors
-from langchain_core.exceptions import ModelError
 
 from autofy.connectors.sdk import (
     AuthenticationError,
@@ -34,25 +30,6 @@ GEMINI_INVALID_KEY_REASON = "API_KEY_INVALID"
 # The openai and anthropic SDKs run on httpx2 (a fork with its own types), google-genai on httpx.
 Headers = httpx.Headers | httpx2.Headers
 HttpResponse = httpx.Response | httpx2.Response
-
-_TIMEOUTS = (
-    openai.APITimeoutError,
-    anthropic.APITimeoutError,
-    httpx.TimeoutException,
-    httpx2.TimeoutException,
-    TimeoutError,
-)
-_CONNECTION_FAILURES = (
-    openai.APIConnectionError,
-    anthropic.APIConnectionError,
-    httpx.TransportError,
-    httpx2.TransportError,
-)
-_MALFORMED = (
-    openai.APIResponseValidationError,
-    anthropic.APIResponseValidationError,
-    json.JSONDecodeError,
-)
 
 
 def redact(message: str, secrets: Sequence[str]) -> str:
@@ -128,6 +105,30 @@ def _from_status(
 def _classify(error: BaseException, display_name: str) -> ConnectorError | None:
     if isinstance(error, ConnectorError):
         return error
+    # The SDKs are imported here, not with the module: they take seconds to import, and neither
+    # the connection tests nor a worker's start-up need them (a model call has loaded them).
+    import anthropic
+    import openai
+    from google.genai import errors as genai_errors
+
+    timeouts = (
+        openai.APITimeoutError,
+        anthropic.APITimeoutError,
+        httpx.TimeoutException,
+        httpx2.TimeoutException,
+        TimeoutError,
+    )
+    connection_failures = (
+        openai.APIConnectionError,
+        anthropic.APIConnectionError,
+        httpx.TransportError,
+        httpx2.TransportError,
+    )
+    malformed = (
+        openai.APIResponseValidationError,
+        anthropic.APIResponseValidationError,
+        json.JSONDecodeError,
+    )
     if isinstance(error, openai.APIStatusError | anthropic.APIStatusError):
         body = _response_body(error.response)
         detail = provider_message(body) or error.response.reason_phrase
@@ -143,11 +144,11 @@ def _classify(error: BaseException, display_name: str) -> ConnectorError | None:
             headers=response.headers if response is not None else None,
             key_invalid=error.code == 400 and gemini_key_invalid(body),
         )
-    if isinstance(error, _TIMEOUTS):
+    if isinstance(error, timeouts):
         return TransientError(f"{display_name} did not answer in time ({type(error).__name__})")
-    if isinstance(error, _MALFORMED):
+    if isinstance(error, malformed):
         return TransientError(f"{display_name} answered with a malformed body ({type(error).__name__})")
-    if isinstance(error, _CONNECTION_FAILURES):
+    if isinstance(error, connection_failures):
         return TransientError(f"could not reach {display_name}: {type(error).__name__}")
     return None
 
@@ -159,6 +160,8 @@ def connector_error(error: BaseException, display_name: str, secrets: Sequence[s
         if classified is not None:
             break
     else:
+        from langchain_core.exceptions import ModelError
+
         # A LangChain-classified failure from a path the SDK checks above do not know.
         if isinstance(error, ModelError):
             kind = TransientError if error.is_retryable else PermanentError

@@ -12,9 +12,8 @@ from typing import Any
 
 import httpx
 
-from autofy.connectors.llm.chat_models import GEMINI_API_VERSION, api_base, api_key
 from autofy.connectors.llm.errors import GEMINI_INVALID_KEY_REASON, gemini_key_invalid, provider_message
-from autofy.connectors.llm.providers import Provider, provider_named
+from autofy.connectors.llm.providers import GEMINI_API_VERSION, Provider, api_base, api_key, provider_named
 from autofy.connectors.sdk import (
     AuthenticationError,
     ConnectorContext,

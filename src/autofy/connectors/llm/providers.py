@@ -6,10 +6,11 @@ Everything else (the chat-model factory, the actions, model lists, error mapping
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from autofy.connectors.sdk import CredentialField
+from autofy.connectors.sdk import AuthenticationError, CredentialField
 
 ApiFlavour = Literal["openai", "anthropic", "gemini"]
 
@@ -105,3 +106,26 @@ def api_key_field(provider: Provider) -> CredentialField:
         label=provider.api_key_label,
         description=f"The {provider.display_name} API key Autofy calls the model with.",
     )
+
+
+GEMINI_API_VERSION = "v1beta"
+
+
+def api_key(provider: Provider, credentials: Mapping[str, Any]) -> str:
+    key = credentials.get("api_key")
+    if not isinstance(key, str) or not key.strip():
+        raise AuthenticationError(f"the {provider.display_name} integration has no API key")
+    return key.strip()
+
+
+def api_base(provider: Provider, configuration: Mapping[str, Any]) -> str:
+    configured = configuration.get("api_base")
+    return str(configured).rstrip("/") if configured else provider.default_api_base
+
+
+def timeout_seconds(configuration: Mapping[str, Any]) -> float:
+    """The integration's `configuration.timeout_seconds`, for slow local models; else the default."""
+    configured = configuration.get("timeout_seconds")
+    if isinstance(configured, int | float) and not isinstance(configured, bool) and configured > 0:
+        return float(configured)
+    return DEFAULT_TIMEOUT_SECONDS

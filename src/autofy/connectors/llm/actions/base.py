@@ -8,7 +8,6 @@ from typing import Any, ClassVar, TypeVar, cast
 from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel, Field, create_model
 
-from autofy.connectors.llm.chat_models import opened_chat_model
 from autofy.connectors.llm.errors import provider_errors
 from autofy.connectors.llm.providers import Provider
 from autofy.connectors.llm.usage import TokenUsage
@@ -62,6 +61,9 @@ class LLMAction(Action[ModelInputT, OutputT]):
         tool_choice: str | None = None,
     ) -> AIMessage:
         """One chat call; every failure leaves as a connector error without the API key."""
+        # Imported at the first model call: the provider SDKs are slow to import (see llm/__init__).
+        from autofy.connectors.llm.chat_models import opened_chat_model
+
         secrets = [str(ctx.credentials.get("api_key", ""))]
         async with (
             provider_errors(self.provider.display_name, secrets),
