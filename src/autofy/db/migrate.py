@@ -44,6 +44,10 @@ def _config(database_url: str) -> Config:
     return config
 
 
+def _dsn(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
 def describe_server(database_url: str) -> str:
     """`host:port/database` for messages: never the password."""
     parts = urlsplit(database_url)
@@ -55,9 +59,8 @@ def describe_server(database_url: str) -> str:
 async def check_server(database_url: str) -> None:
     """Fail with one clear line unless the server is reachable, recent enough, and has pgvector."""
     where = describe_server(database_url)
-    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
     try:
-        connection = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SECONDS)
+        connection = await asyncpg.connect(_dsn(database_url), timeout=CONNECT_TIMEOUT_SECONDS)
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DatabaseUnavailable(
@@ -83,14 +86,140 @@ async def check_server(database_url: str) -> None:
         await connection.close()
 
 
+# --- what the connecting role must be allowed to do before migrating ------------------------------
+
+# As 0001_foundation creates them (and Supabase has them).
+API_ROLE_ATTRIBUTES = {
+    "anon": "NOLOGIN NOINHERIT",
+    "authenticated": "NOLOGIN NOINHERIT",
+    "service_role": "NOLOGIN NOINHERIT BYPASSRLS",
+}
+API_ROLES = tuple(API_ROLE_ATTRIBUTES)
+
+_ROLE_FACTS = """
+select current_user as role, current_database() as database,
+       r.rolsuper as superuser, r.rolcreaterole as create_role, r.rolbypassrls as bypass_rls,
+       exists(select from pg_catalog.pg_extension where extname = 'vector') as vector_installed,
+       coalesce((select bool_or(trusted) from pg_catalog.pg_available_extension_versions
+                 where name = 'vector'), false)
+       -- Supabase's supautils lets its `postgres` role create the extensions it lists.
+       or 'vector' = any(string_to_array(
+            replace(coalesce(current_setting('supautils.privileged_extensions', true), ''), ' ', ''),
+            ',')) as vector_creatable,
+       pg_catalog.to_regnamespace('auth') is not null as auth_schema_exists,
+       pg_catalog.has_database_privilege(current_database(), 'CREATE') as create_on_database,
+       case when pg_catalog.to_regnamespace('public') is null then false
+            else pg_catalog.has_schema_privilege('public', 'CREATE') end as create_on_public
+from pg_catalog.pg_roles r
+where r.rolname = current_user
+"""
+
+_API_ROLE_FACTS = """
+select wanted.name,
+       r.oid is not null as exists,
+       case when r.oid is null then false
+            else pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER') end as member,
+       case when r.oid is null then false
+            else pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION') end as admin
+from unnest($1::text[]) with ordinality as wanted(name, position)
+left join pg_catalog.pg_roles r on r.rolname = wanted.name
+order by wanted.position
+"""
+
+
+@dataclass(frozen=True)
+class RoleFacts:
+    """What the connecting role may do, as the server reports it (`read_role_facts`)."""
+
+    role: str
+    database: str
+    superuser: bool
+    create_role: bool
+    bypass_rls: bool
+    vector_installed: bool
+    vector_creatable: bool
+    auth_schema_exists: bool
+    create_on_database: bool
+    create_on_public: bool
+    missing_roles: tuple[str, ...]  # of API_ROLES
+    ungranted_roles: tuple[str, ...]  # existing API roles it is not a member of and cannot join
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def missing_privileges(facts: RoleFacts) -> list[tuple[str, str]]:
+    """What the migrations need and the role lacks: (what, the SQL an administrator runs)."""
+    role, missing = _ident(facts.role), []
+    if not facts.vector_installed and not (facts.superuser or facts.vector_creatable):
+        missing.append(("create the vector extension", "CREATE EXTENSION vector;"))
+    if not facts.auth_schema_exists and not facts.create_on_database:
+        missing.append(
+            ("create the auth schema", f"GRANT CREATE ON DATABASE {_ident(facts.database)} TO {role};")
+        )
+    if not facts.create_on_public:
+        missing.append(("create tables in schema public", f"GRANT CREATE ON SCHEMA public TO {role};"))
+    uncreatable = [
+        name
+        for name in facts.missing_roles
+        if not facts.superuser
+        and not (facts.create_role and (facts.bypass_rls or "BYPASSRLS" not in API_ROLE_ATTRIBUTES[name]))
+    ]
+    if uncreatable:
+        statements = " ".join(f"CREATE ROLE {name} {API_ROLE_ATTRIBUTES[name]};" for name in uncreatable)
+        missing.append(
+            (
+                f"create the roles {', '.join(uncreatable)}",
+                f"{statements} GRANT {', '.join(uncreatable)} TO {role};",
+            )
+        )
+    if facts.ungranted_roles:
+        names = ", ".join(facts.ungranted_roles)
+        missing.append((f"act as the roles {names}", f"GRANT {names} TO {role};"))
+    return missing
+
+
+async def read_role_facts(connection: asyncpg.Connection) -> RoleFacts:
+    row = await connection.fetchrow(_ROLE_FACTS)
+    roles = await connection.fetch(_API_ROLE_FACTS, list(API_ROLES))
+    assert row is not None, "the connecting role is always in pg_roles"
+    return RoleFacts(
+        **dict(row),
+        missing_roles=tuple(r["name"] for r in roles if not r["exists"]),
+        ungranted_roles=tuple(r["name"] for r in roles if r["exists"] and not (r["member"] or r["admin"])),
+    )
+
+
+async def check_privileges(database_url: str) -> None:
+    """Fail with one line naming what the role lacks, and the SQL that grants it, unless the role
+    may apply the migrations that are still pending."""
+    where = describe_server(database_url)
+    connection = await asyncpg.connect(_dsn(database_url), timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        facts = await read_role_facts(connection)
+    finally:
+        await connection.close()
+    missing = missing_privileges(facts)
+    if missing:
+        lacks = "; ".join(what for what, _ in missing)
+        statements = " ".join(sql for _, sql in missing)
+        raise DatabaseUnavailable(
+            f"the role {facts.role} cannot migrate {where}: it may not {lacks}. "
+            f"An administrator can grant it, in database {facts.database}: {statements}"
+        )
+
+
 def upgrade(
     database_url: str, revision: str = "head", *, on_step: Callable[[str], None] | None = None
 ) -> None:
     """Bring the schema to `revision`; a no-op when it is already there. `on_step` hears the id of
-    each revision as it is applied."""
+    each revision as it is applied. Before migrating, the role's privileges are checked."""
     from alembic import command
 
     asyncio.run(check_server(database_url))
+    if not asyncio.run(schema_status(database_url)).up_to_date:
+        asyncio.run(check_privileges(database_url))
     config = _config(database_url)
     if on_step is not None:
         config.attributes["on_version_apply"] = lambda *, step, **_: on_step(step.up_revision_id)
@@ -114,11 +243,16 @@ def head_revision() -> str:
 
 async def schema_status(database_url: str) -> SchemaStatus:
     """The revision the database is at, read from alembic_version, and the packaged head."""
-    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
-    connection = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SECONDS)
+    connection = await asyncpg.connect(_dsn(database_url), timeout=CONNECT_TIMEOUT_SECONDS)
     try:
         has_table = await connection.fetchval("select to_regclass('public.alembic_version')")
         current = await connection.fetchval("select version_num from alembic_version") if has_table else None
+    except asyncpg.InsufficientPrivilegeError:
+        role = await connection.fetchval("select current_user")
+        raise DatabaseUnavailable(
+            f"the role {role} may not read the schema revision of {describe_server(database_url)}. "
+            f"An administrator can grant it: GRANT SELECT ON public.alembic_version TO {_ident(role)};"
+        ) from None
     finally:
         await connection.close()
     return SchemaStatus(current=current, head=head_revision())
