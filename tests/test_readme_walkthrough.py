@@ -1,4 +1,5 @@
-"""The README's quick start and first session, run as written against a live `autofy serve`.
+"""The README's quick start and first session (and the operations guide's health answers), run as
+written against a live `autofy serve`.
 
 The ```bash blocks of those sections run in bash, one after the other in one shell (variables carry
 over, as in a reader's terminal), against a server started on a fresh data folder with the embedded
@@ -30,18 +31,20 @@ import pytest
 from autofy.db import migrate
 from tests.test_cli import _free_port, _wait_for_health
 
-README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+REPOSITORY = Path(__file__).parents[1]
+README = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+OPERATIONS = (REPOSITORY / "docs" / "operations.md").read_text(encoding="utf-8")
 README_ADDRESS = "127.0.0.1:8000"
 EXPECTED = "@@readme-expected-answer"
 SEPARATOR = "@@readme-separator"
 ELIDED = "…"
 
 
-def bash_blocks(section: str) -> list[str]:
-    """The ```bash blocks of the README section headed `section`, in order."""
-    start = README.index(f"\n## {section}\n")
-    end = README.find("\n## ", start + 1)
-    body = README[start : end if end != -1 else None]
+def bash_blocks(section: str, document: str = README) -> list[str]:
+    """The ```bash blocks of the section headed `section` (README.md unless told), in order."""
+    start = document.index(f"\n## {section}\n")
+    end = document.find("\n## ", start + 1)
+    body = document[start : end if end != -1 else None]
     return re.findall(r"```bash\n(.*?)```", body, flags=re.DOTALL)
 
 
@@ -175,3 +178,7 @@ def test_quick_start_health_answer_is_as_shown(live_server: LiveServer, tmp_path
 
 def test_first_session_with_curl_runs_as_written(live_server: LiveServer, tmp_path: Path) -> None:
     run_readme(bash_blocks("A first session with curl"), live_server, tmp_path)
+
+
+def test_operations_readiness_answer_is_as_shown(live_server: LiveServer, tmp_path: Path) -> None:
+    run_readme(bash_blocks("Health endpoints", OPERATIONS), live_server, tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -109,8 +110,15 @@ def test_status_and_prune(database_url: str) -> None:
     env = {"AUTOFY_DATABASE_URL": database_url}
     status = autofy("status", env=env)
     assert status.returncode == 0, status.stderr
-    assert "database" in status.stdout
-    assert "healthy" in status.stdout
+    header, *rows = status.stdout.splitlines()  # piped: tab-separated, values in full
+    assert header.split("\t") == ["service", "status", "ms", "error", "checked"]
+    database_row = next(row.split("\t") for row in rows if row.startswith("database\t"))
+    assert database_row[1:4] == ["unknown", "—", "not checked yet"]
+
+    as_json = autofy("status", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    services = {entry["service_name"]: entry for entry in json.loads(as_json.stdout)}
+    assert services["telegram"]["status"] == "unknown"
 
     pruned = autofy("prune", env=env)
     assert pruned.returncode == 0, pruned.stderr

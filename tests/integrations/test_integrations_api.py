@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from autofy.connectors.catalog import catalog
 from autofy.db import tables
 from autofy.db.engine import Database
 from autofy.security.crypto import CredentialCipher
@@ -203,3 +204,28 @@ async def test_changes_are_audited_with_field_names_only(
     assert [row.action for row in rows] == ["integration.create", "integration.update", "integration.delete"]
     assert rows[0].details["fields"] == ["bot_token"]
     assert BOT_TOKEN not in json.dumps([row.details for row in rows])
+
+
+async def test_every_integration_template_matches_the_catalog(client: httpx.AsyncClient) -> None:
+    """A client that fills in a template's credential fields gets a working integration."""
+    user = await sign_up(client)
+    templates = (await client.get("/api/v1/integration-templates", headers=user.headers)).json()
+
+    connectable = {c.service_name for c in catalog().connectors if c.requires_integration}
+    assert {template["service_name"] for template in templates} == connectable
+    for template in templates:
+        connector = catalog().connector(template["service_name"])
+        configuration = template["configuration"]
+        named = {field["name"] for field in configuration["credential_fields"]}
+        declared = {field.name for field in connector.auth.fields}
+        required = {field.name for field in connector.auth.fields if field.required}
+        assert configuration["auth_kind"] == connector.auth.kind, template["service_name"]
+        assert required <= named <= declared, template["service_name"]
+        assert configuration["api_base"] == connector.default_api_base, template["service_name"]
+        created = await client.post(
+            "/api/v1/integrations",
+            json={"service_name": template["service_name"], "credentials": dict.fromkeys(named, "x")},
+            headers=user.headers,
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["credential_fields"] == sorted(named)

@@ -5,7 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-ServiceState = Literal["healthy", "degraded", "down"]
+# `unknown`: not checked yet (the row seeded at install, before the monitor's first check).
+ServiceState = Literal["unknown", "healthy", "degraded", "down"]
 
 
 class Health(BaseModel):

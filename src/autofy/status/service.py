@@ -8,7 +8,8 @@ from autofy.status import repository
 from autofy.status.schemas import ServiceState, ServiceStatus, StatusCheck, SystemStatus
 
 HISTORY_LENGTH = 10
-_SEVERITY: dict[ServiceState, int] = {"healthy": 0, "degraded": 1, "down": 2}
+# A service not checked yet is not known to be healthy: it outweighs healthy, not a real problem.
+_SEVERITY: dict[ServiceState, int] = {"healthy": 0, "unknown": 1, "degraded": 2, "down": 3}
 
 
 async def system_status(session: AsyncSession) -> SystemStatus:

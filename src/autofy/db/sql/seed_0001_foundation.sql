@@ -43,7 +43,7 @@ values
   $json${
     "auth_kind": "api_key",
     "credential_fields": [
-      {"name": "api_key", "label": "Internal integration secret", "secret": true}
+      {"name": "token", "label": "Internal integration secret", "secret": true}
     ],
     "api_base": "https://api.notion.com",
     "api_version": "2022-06-28"

@@ -1,0 +1,9 @@
+-- 0009 reverted: the initial status rows go back to the seed's "healthy". The Notion template keeps
+-- its corrected credential field: the connector reads `token` at every revision.
+update public.system_status
+   set status = 'healthy', error_message = null
+ where status = 'unknown';
+
+alter table public.system_status drop constraint system_status_status_check;
+alter table public.system_status add constraint system_status_status_check
+  check (status in ('healthy', 'degraded', 'down'));
