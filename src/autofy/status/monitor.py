@@ -34,8 +34,12 @@ async def run_monitor(
             await run_checks(database, http, default_bases.get)
             if time.monotonic() >= next_prune:
                 result = await prune(database, policy)
-                logger.info(
-                    "pruned %d executions and %d audit log entries", result.executions, result.audit_logs
+                # A round that found nothing to delete is not news (it runs at every start).
+                logger.log(
+                    logging.INFO if result.executions or result.audit_logs else logging.DEBUG,
+                    "pruned %d executions and %d audit log entries",
+                    result.executions,
+                    result.audit_logs,
                 )
                 next_prune = time.monotonic() + settings.prune_interval_seconds
         except (SQLAlchemyError, OSError):
