@@ -123,3 +123,43 @@ def test_status_and_prune(database_url: str) -> None:
     pruned = autofy("prune", env=env)
     assert pruned.returncode == 0, pruned.stderr
     assert "pruned 0 executions, 0 audit log entries, 0 health checks" in pruned.stdout
+
+
+async def test_piped_output_keeps_every_value_whole_and_json_serves_scripts(
+    database_url: str, database: Database
+) -> None:
+    # A narrow terminal width must not matter once the output goes to another program.
+    env = {"AUTOFY_DATABASE_URL": database_url, "COLUMNS": "40"}
+    email = "a-rather-long-address-for-a-narrow-terminal@example.com"
+    owner = await create_user(database, email=email)
+    name = "Invoices to Notion, every weekday morning"
+    workflow = await create_workflow(database, owner, name=name)
+    execution = await create_execution(
+        database,
+        workflow,
+        execution_status="failed",
+        error_message="Notion answered 401: API token is invalid.",
+    )
+
+    piped = autofy("workflows", "list", env=env)
+    assert piped.returncode == 0, piped.stderr
+    header, row = piped.stdout.splitlines()
+    columns = dict(zip(header.split("\t"), row.split("\t"), strict=True))
+    assert (columns["id"], columns["owner"], columns["name"]) == (str(workflow.id), email, name)
+
+    listed = json.loads(autofy("workflows", "list", "--json", env=env).stdout)
+    assert [(item["id"], item["email"], item["status"]) for item in listed] == [
+        (str(workflow.id), email, "draft")
+    ]
+    users = json.loads(autofy("users", "list", "--json", env=env).stdout)
+    assert [(user["email"], user["credits_limit"]) for user in users] == [(email, 1000)]
+    executions = json.loads(autofy("executions", "list", "--json", env=env).stdout)
+    assert [(item["id"], item["execution_status"]) for item in executions] == [(str(execution), "failed")]
+    shown = json.loads(autofy("executions", "show", str(execution), "--json", env=env).stdout)
+    assert (shown["id"], shown["email"], shown["error_message"]) == (
+        str(execution),
+        email,
+        "Notion answered 401: API token is invalid.",
+    )
+    status = json.loads(autofy("db", "status", "--json", env=env).stdout)
+    assert status["up_to_date"] is True
