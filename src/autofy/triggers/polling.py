@@ -34,6 +34,7 @@ from autofy.connectors.sdk import (
     ConnectorError,
     PermanentError,
     PollingTrigger,
+    TransientError,
 )
 from autofy.db.engine import Database
 from autofy.integrations.service import CredentialsUnreadable, decrypted_credentials
@@ -171,12 +172,15 @@ async def poll_one(
                 session, workflow_id, error=error.message, polled_at=now, next_poll_at=next_poll_at
             )
             if integration is not None:
-                expired = isinstance(error, AuthenticationError) and error.expired
+                if isinstance(error, TransientError):
+                    # No answer (network, 5xx, 429) says nothing about the credentials: the status
+                    # stays, the failure is recorded (as for a connection test).
+                    status = integration.status
+                else:
+                    expired = isinstance(error, AuthenticationError) and error.expired
+                    status = "expired" if expired else "error"
                 await repository.set_integration_status(
-                    session,
-                    integration.id,
-                    status="expired" if expired else "error",
-                    error_message=error.message,
+                    session, integration.id, status=status, error_message=error.message
                 )
             return True
         for item in result.items:
@@ -190,7 +194,7 @@ async def poll_one(
         await repository.record_poll_success(
             session, workflow_id, cursor=result.cursor, polled_at=now, next_poll_at=next_poll_at
         )
-        if integration is not None and integration.status != "active":
+        if integration is not None and (integration.status != "active" or integration.error_message):
             await repository.set_integration_status(
                 session, integration.id, status="active", error_message=None
             )

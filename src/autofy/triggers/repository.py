@@ -463,6 +463,7 @@ class StoredIntegration:
     user_id: uuid.UUID
     configuration: dict[str, Any]
     status: str
+    error_message: str | None
 
 
 async def integration_of(
@@ -471,14 +472,16 @@ async def integration_of(
     i = tables.integrations
     row = (
         await session.execute(
-            select(i.c.id, i.c.user_id, i.c.configuration, i.c.status).where(
+            select(i.c.id, i.c.user_id, i.c.configuration, i.c.status, i.c.error_message).where(
                 i.c.user_id == user_id, i.c.service_name == service_name
             )
         )
     ).one_or_none()
     if row is None:
         return None
-    return StoredIntegration(row.id, row.user_id, dict(row.configuration or {}), row.status)
+    return StoredIntegration(
+        row.id, row.user_id, dict(row.configuration or {}), row.status, row.error_message
+    )
 
 
 async def lock_integration(session: AsyncSession, user_id: uuid.UUID, service_name: str) -> None:
