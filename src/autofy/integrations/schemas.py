@@ -103,8 +103,10 @@ class Integration(BaseModel):
 class IntegrationTestResult(BaseModel):
     ok: bool = Field(description="The service accepted the credentials.")
     reached: bool = Field(
-        description="The service answered. False (offline, timeout, 5xx, 429): the credentials were "
-        "not checked and the status did not change; `message` says what failed."
+        description="The service answered. False when it could not be reached or failed (offline, "
+        "timeout, 5xx, 429): the credentials were not checked and the status did not change; "
+        "`message` says what failed. Also false when the stored credentials cannot be decrypted "
+        "(status `error`: enter them again)."
     )
     status: IntegrationStatus
     message: str

@@ -380,13 +380,10 @@ async def run_connection_test(
 @dataclass(frozen=True)
 class _TestOutcome:
     ok: bool
-    status: str | None  # None: the service did not answer, so the status stays as it was
+    status: str | None  # None: the credentials were not checked, so the status stays as it was
     message: str
     account: str | None = None
-
-    @property
-    def reached(self) -> bool:
-        return self.status is not None
+    reached: bool = True  # the service answered
 
 
 async def _run_test(
@@ -403,7 +400,7 @@ async def _run_test(
             session, cipher, user_id=user_id, integration_id=integration_id
         )
     except CredentialsUnreadable as error:
-        return _TestOutcome(False, "error", error.message)
+        return _TestOutcome(False, "error", error.message, reached=False)
 
     async def save_rotated(renewed: dict[str, Any]) -> None:
         # A refresh token the provider rotated during the test must not be lost.
@@ -426,12 +423,12 @@ async def _run_test(
     except TransientError as error:
         # Unreachable, overloaded or failing: the credentials were not checked, so they keep
         # their status (an offline laptop must not break every workflow that uses them).
-        return _TestOutcome(False, None, error.message)
+        return _TestOutcome(False, None, error.message, reached=False)
     except ConnectorError as error:
         return _TestOutcome(False, "error", error.message)
     except TimeoutError:
         message = f"{connector.display_name} did not answer within {CONNECTION_TEST_TIMEOUT_SECONDS:g} s."
-        return _TestOutcome(False, None, message)
+        return _TestOutcome(False, None, message, reached=False)
     return _TestOutcome(result.ok, "active" if result.ok else "error", result.message, result.account)
 
 
