@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from langchain_core.messages import AIMessage
 from pydantic import Field
 
 from autofy.connectors.sdk import StrictModel
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessage
 
 TOKENS_PER_CREDIT = 1000
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel, Field, create_model
 
 from autofy.connectors.llm.errors import provider_errors
 from autofy.connectors.llm.providers import Provider
 from autofy.connectors.llm.usage import TokenUsage
 from autofy.connectors.sdk import Action, ConnectorContext, StrictModel, TransientError
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessage
 
 ModelInputT = TypeVar("ModelInputT", bound="ModelInput")
 OutputT = TypeVar("OutputT", bound=BaseModel)
@@ -53,16 +55,24 @@ class LLMAction(Action[ModelInputT, OutputT]):
         self,
         ctx: ConnectorContext,
         model: str,
-        messages: Sequence[BaseMessage],
         *,
+        system: str | None,
+        prompt: str,
         temperature: float | None = None,
         max_tokens: int | None = None,
         tools: Sequence[dict[str, Any]] = (),
         tool_choice: str | None = None,
     ) -> AIMessage:
-        """One chat call; every failure leaves as a connector error without the API key."""
-        # Imported at the first model call: the provider SDKs are slow to import (see llm/__init__).
+        """One chat call, `system` instructions then the user's `prompt`; every failure leaves as a
+        connector error without the API key."""
+        # Imported at the first model call, not with the catalog: LangChain and the provider SDKs
+        # are slow to import, and a worker that runs no LLM step should not pay for them.
+        from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
         from autofy.connectors.llm.chat_models import opened_chat_model
+
+        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
+        messages.append(HumanMessage(prompt))
 
         secrets = [str(ctx.credentials.get("api_key", ""))]
         async with (
@@ -78,7 +88,7 @@ class LLMAction(Action[ModelInputT, OutputT]):
             ) as llm,
         ):
             runnable = llm.bind_tools(list(tools), tool_choice=tool_choice) if tools else llm
-            answer = await runnable.ainvoke(list(messages))
+            answer = await runnable.ainvoke(messages)
         if not isinstance(answer, AIMessage):
             raise TransientError(f"{self.provider.display_name} answered with no message")
         return answer

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import Field, field_validator
 
 from autofy.connectors.llm.actions.base import LLMAction, ModelInput, ModelOutput, text_of
@@ -61,9 +60,7 @@ class Classify(LLMAction[ClassifyInput, ClassifyOutput]):
         system = CLASSIFY_INSTRUCTIONS.format(labels="\n".join(params.labels))
         if params.instructions:
             system = f"{system}\n\n{params.instructions}"
-        answer = await self.call_model(
-            ctx, params.model, [SystemMessage(system), HumanMessage(params.text)], temperature=0
-        )
+        answer = await self.call_model(ctx, params.model, system=system, prompt=params.text, temperature=0)
         text = text_of(answer)
         label = matching_label(text, params.labels)
         if label is None:

@@ -9,16 +9,18 @@ OpenAI-compatible servers ignore tools) is accepted when that JSON is valid.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import Field, field_validator
 
 from autofy.connectors.llm.actions.base import LLMAction, ModelInput, ModelOutput, text_of
 from autofy.connectors.llm.usage import reported_model, token_usage
 from autofy.connectors.sdk import ConnectorContext, PermanentError
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessage
 
 EXTRACTION_TOOL = "record_extracted_data"
 EXTRACT_INSTRUCTIONS = (
@@ -97,7 +99,8 @@ class Extract(LLMAction[ExtractInput, ExtractOutput]):
         answer = await self.call_model(
             ctx,
             params.model,
-            [SystemMessage(system), HumanMessage(params.text)],
+            system=system,
+            prompt=params.text,
             temperature=0,
             tools=[tool],
             tool_choice=EXTRACTION_TOOL,

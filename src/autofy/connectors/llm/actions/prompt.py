@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import Field
 
 from autofy.connectors.llm.actions.base import LLMAction, ModelInput, ModelOutput, text_of
@@ -38,10 +37,13 @@ class Prompt(LLMAction[PromptInput, PromptOutput]):
     output_model = PromptOutput
 
     async def run(self, ctx: ConnectorContext, params: PromptInput) -> PromptOutput:
-        messages: list[BaseMessage] = [SystemMessage(params.system)] if params.system else []
-        messages.append(HumanMessage(params.prompt))
         answer = await self.call_model(
-            ctx, params.model, messages, temperature=params.temperature, max_tokens=params.max_tokens
+            ctx,
+            params.model,
+            system=params.system,
+            prompt=params.prompt,
+            temperature=params.temperature,
+            max_tokens=params.max_tokens,
         )
         return PromptOutput(
             text=text_of(answer), model=reported_model(answer, params.model), usage=token_usage(answer)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import Field
 
 from autofy.connectors.llm.actions.base import LLMAction, ModelInput, ModelOutput, text_of
@@ -47,7 +46,8 @@ class Summarize(LLMAction[SummarizeInput, SummarizeOutput]):
         answer = await self.call_model(
             ctx,
             params.model,
-            [SystemMessage(instructions), HumanMessage(params.text)],
+            system=instructions,
+            prompt=params.text,
             # About 4 tokens a word leaves room for the summary without allowing an essay.
             max_tokens=params.max_words * 4 + 64,
         )
