@@ -168,7 +168,16 @@ REQUIRED_INPUT_VALUES = {
 }
 
 
-@pytest.mark.parametrize("template_id", [f"20000000-0000-4000-8000-00000000000{n}" for n in range(1, 7)])
+SEED_TEMPLATES = [f"20000000-0000-4000-8000-00000000000{n}" for n in range(1, 7)]
+
+
+async def test_the_seed_templates_are_the_ones_checked_below(client: httpx.AsyncClient) -> None:
+    user = await sign_up(client)
+    listed = (await client.get("/api/v1/templates", params={"limit": 100}, headers=user.headers)).json()
+    assert sorted(template["id"] for template in listed["items"]) == SEED_TEMPLATES
+
+
+@pytest.mark.parametrize("template_id", SEED_TEMPLATES)
 async def test_every_seed_template_instantiates_into_a_valid_draft_once_its_integrations_exist(
     client: httpx.AsyncClient, template_id: str
 ) -> None:
