@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,15 +54,16 @@ def _shells() -> list[str]:
 
 @pytest.mark.parametrize("shell", _shells())
 def test_eval_of_keys_generate_sets_working_secrets(shell: str) -> None:
-    autofy = f"{sys.executable} -m autofy"
-    # A narrow terminal must not matter: the lines are for a shell, never wrapped.
+    # Exactly the README's line, with the installed `autofy` command first on PATH.
     script = (
-        f'eval "$({autofy} keys generate)"\n'
+        'eval "$(autofy keys generate)"\n'
         f"{sys.executable} -c 'from autofy.config import Settings; "
         "from autofy.security.crypto import CredentialCipher; s = Settings(); "
         "CredentialCipher.from_settings(s); print(len(s.jwt_secret.get_secret_value()))'"
     )
-    env = {**os.environ, "COLUMNS": "40"}
+    # A narrow terminal must not matter: the lines are for a shell, never wrapped.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "COLUMNS": "40", "PATH": path}
     for name in ("AUTOFY_JWT_SECRET", "AUTOFY_ENCRYPTION_KEYS"):
         env.pop(name, None)
     result = subprocess.run(
