@@ -1,8 +1,8 @@
 """What the OpenAI, Anthropic, Gemini and OpenRouter connectors share, and what the assistant reuses.
 
 - `opened_chat_model(service_name, credentials, configuration, policy=..., model=..., ...)`: the
-  LangChain chat model for an integration, its `api_base` checked against the outbound policy
-  (`check_api_base`) and its connections closed after use (`chat_model` builds one unchecked);
+  LangChain chat model for an integration, sending through the outbound guard under `policy`, its
+  connections closed after use (`chat_model` builds one the caller closes);
 - `provider_errors(display_name, secrets)`: turns what a model call raises into connector errors;
 - `token_usage(message)` and `credits_for_usage(input_tokens, output_tokens)`: usage and its price;
 - `list_models(ctx)`: the provider's model list (also the connection test).
@@ -10,7 +10,6 @@
 
 from autofy.connectors.llm.chat_models import (
     chat_model,
-    check_api_base,
     close_chat_model,
     opened_chat_model,
 )
@@ -25,7 +24,6 @@ __all__ = [
     "Provider",
     "TokenUsage",
     "chat_model",
-    "check_api_base",
     "close_chat_model",
     "connector_error",
     "credits_for_usage",
