@@ -154,7 +154,7 @@ async def test_allowed_host_is_pinned_and_keeps_its_host_header(echo: HttpEcho) 
 
 
 async def test_answers_over_the_size_cap_are_refused(echo: HttpEcho) -> None:
-    policy = OutboundPolicy(max_response_bytes=1000)
+    policy = OutboundPolicy(max_response_bytes=1000, allow_private_network=True)
     async with outbound_client(policy) as client:
         assert len((await client.get(f"{echo.url}/bytes/1000")).content) == 1000
         with pytest.raises(ResponseTooLarge):
@@ -163,7 +163,7 @@ async def test_answers_over_the_size_cap_are_refused(echo: HttpEcho) -> None:
 
 async def test_slow_answers_time_out(echo: HttpEcho) -> None:
     echo.slow(2.0)
-    policy = OutboundPolicy(read_timeout=0.3)
+    policy = OutboundPolicy(read_timeout=0.3, allow_private_network=True)
     async with outbound_client(policy) as client:
         with pytest.raises(httpx.TimeoutException):
             await client.get(f"{echo.url}/echo")
