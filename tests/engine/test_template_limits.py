@@ -56,6 +56,9 @@ HOSTILE = {
     "{{ ns.x }}": "the value would be larger",
     # Output, counted while it is produced.
     "{% for i in range(100000) %}{{ 'a'*100 }}{% endfor %}": "larger than 1,000,000 characters",
+    "{% set x %}{% for i in range(100000) %}{{ 'a'*1000 }}{% endfor %}{% endset %}{{ x|length }}": (
+        "wrote more than 10,000,000 characters"
+    ),
     # Nothing the sandbox sees in the loop body: stopped by the time budget.
     "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}": (
         f"took longer than {RENDER_TIME_BUDGET_SECONDS:g} s"

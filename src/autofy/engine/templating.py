@@ -52,6 +52,9 @@ RENDER_TIME_BUDGET_SECONDS = 1.0
 MAX_RENDERED_SIZE = 1_000_000
 # ... and no single value a template builds may be larger than this (characters, or items).
 MAX_VALUE_SIZE = 1_000_000
+# Everything a render writes out, captured blocks (`{% set x %}...{% endset %}`) and macro output
+# included, stays below this many characters: bounds the memory a render can fill in its budget.
+MAX_WRITTEN_SIZE = 10 * MAX_RENDERED_SIZE
 # Integers stay below this many bits (a 30,000-digit number): `7 ** 10 ** 7` is refused unbuilt.
 MAX_INTEGER_BITS = 100_000
 # After the budget, the thread gets this long to notice on its own before it is interrupted.
@@ -83,11 +86,18 @@ class _RenderInterrupted(TemplateLimitExceeded):
 class _Budget:
     deadline: float
     output_left: int = MAX_RENDERED_SIZE
+    written_left: int = MAX_WRITTEN_SIZE
     field_path: str = "configuration"
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
             raise TemplateLimitExceeded(f"it took longer than {RENDER_TIME_BUDGET_SECONDS:g} s")
+
+    def write(self, size: int) -> None:
+        self.tick()
+        self.written_left -= size
+        if self.written_left < 0:
+            raise TemplateLimitExceeded(f"it wrote more than {MAX_WRITTEN_SIZE:,} characters")
 
     def spend(self, size: int) -> None:
         self.output_left -= size
@@ -331,8 +341,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     @staticmethod
     def _finalize(value: Any) -> Any:
         # Every `{{ value }}` of a text template passes here before it becomes text.
-        _tick()
-        _refuse_if_larger(size_of(value), "the value")
+        size = size_of(value)
+        _refuse_if_larger(size, "the value")
+        budget = _budget.get()
+        if budget is not None:
+            budget.write(size)
         return value
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
