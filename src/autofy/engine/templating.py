@@ -512,12 +512,9 @@ async def render_off_loop(value: Any, context: Mapping[str, Any], *, path: str =
         return value
     job = _RenderJob(value, context, path)
     pending = asyncio.get_running_loop().run_in_executor(_executor, job.run)
-    # Once given up on, the job's outcome is nobody's: read it so it is not reported as lost.
-    pending.add_done_callback(lambda done: done.cancelled() or done.exception())
     try:
-        return await asyncio.wait_for(
-            asyncio.shield(pending), RENDER_TIME_BUDGET_SECONDS + _INTERRUPT_GRACE_SECONDS
-        )
+        async with asyncio.timeout(RENDER_TIME_BUDGET_SECONDS + _INTERRUPT_GRACE_SECONDS):
+            return await pending
     except TimeoutError:
         job.interrupt()
         raise TemplateError(
