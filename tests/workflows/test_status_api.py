@@ -48,6 +48,31 @@ async def test_a_schedule_firing_every_second_or_never_is_refused_with_422(
     assert await _status(database, workflow["id"]) == "draft"
 
 
+async def test_saving_an_impossible_schedule_on_an_active_workflow_is_refused_with_422(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    user = await sign_up(client)
+    workflow = await create_workflow(
+        client,
+        user,
+        trigger_type="scheduled",
+        trigger_config={"cron": "0 9 * * *"},
+        steps=[format_step(configuration={"operation": "upper", "text": "hi"})],
+    )
+    activated = await client.post(f"/api/v1/workflows/{workflow['id']}/activate", headers=user.headers)
+    assert activated.status_code == 200, activated.text
+
+    saved = await client.patch(
+        f"/api/v1/workflows/{workflow['id']}",
+        json={"trigger_config": {"cron": "0 0 30 2 *"}},
+        headers=user.headers,
+    )
+
+    assert saved.status_code == 422
+    assert "trigger_config" in problem_fields(saved)
+    assert await _status(database, workflow["id"]) == "active"
+
+
 async def test_activation_is_refused_with_every_problem_listed(
     client: httpx.AsyncClient, database: Database
 ) -> None:
