@@ -12,6 +12,8 @@ import pytest
 from autofy.db.engine import Database
 from autofy.engine.templating import (
     MAX_RENDERED_SIZE,
+    MAX_VALUE_SIZE,
+    MAX_WRITTEN_SIZE,
     RENDER_TIME_BUDGET_SECONDS,
     TemplateError,
     render,
@@ -22,10 +24,11 @@ from tests.engine.steps import set_fields
 from tests.engine.support import create_user, start
 from tests.factories import create_workflow
 
+TOO_LARGE = f"larger than {MAX_VALUE_SIZE:,}"
 # The hostile templates of issue 13 and their relatives: each ends as a quick step error.
 HOSTILE = {
-    "{{ 'a'*10**9 }}": "larger than 1,000,000",
-    "x {{ 'a'*10**8 }}": "larger than 1,000,000",
+    "{{ 'a'*10**9 }}": TOO_LARGE,
+    "x {{ 'a'*10**8 }}": TOO_LARGE,
     "{{ 'a'|center(10**8) }}": "the centered text would be larger",
     "{{ '%0100000000d'|format(1) }}": "a format width would be larger",
     "{{ '%0100000000d' % 1 }}": "a format width would be larger",
@@ -38,10 +41,10 @@ HOSTILE = {
     "{{ range(10**9) }}": "the range would be larger",
     "{{ 'x'.ljust(10**9) }}": "ljust() would be larger",
     "{{ ('a'*1000)|replace('a', 'a'*100000) }}": "the replaced text would be larger",
-    "{{ ('a'*1000)|indent(10**6) }}": "the indented text would be larger",
+    "{{ ('a'*1000)|indent(10**7) }}": "the indented text would be larger",
     "{{ range(10)|batch(10**9, 0)|list }}": "'batch' count would be larger",
     "{{ [[1]*1000]*1000|sum(start=[]) }}": "'sum' adds numbers",
-    "{{ ('a'*1000)*1000 ~ ('a'*1000)*1000 }}": "the joined text would be larger",
+    "{{ ('a'*1000)*1500 ~ ('a'*1000)*1500 }}": "the joined text would be larger",
     "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}": "recurses too deeply",
     "{% macro f(n) %}{{ f(n) ~ f(n) }}{% endmacro %}{{ f(1) }}": "recurses too deeply",
     "{{" + "(" * 5000 + "1" + ")" * 5000 + "}}": "nests or recurses too deeply",
@@ -55,9 +58,9 @@ HOSTILE = {
     "{% set ns = namespace(x=[1]) %}{% for i in range(60) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}"
     "{{ ns.x }}": "the value would be larger",
     # Output, counted while it is produced.
-    "{% for i in range(100000) %}{{ 'a'*100 }}{% endfor %}": "larger than 1,000,000 characters",
+    "{% for i in range(100000) %}{{ 'a'*100 }}{% endfor %}": f"larger than {MAX_RENDERED_SIZE:,} characters",
     "{% set x %}{% for i in range(100000) %}{{ 'a'*1000 }}{% endfor %}{% endset %}{{ x|length }}": (
-        "wrote more than 10,000,000 characters"
+        f"wrote more than {MAX_WRITTEN_SIZE:,} characters"
     ),
     # Nothing the sandbox sees in the loop body: stopped by the time budget.
     "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}": (
@@ -86,10 +89,12 @@ async def test_a_loop_over_data_with_nothing_in_its_body_is_stopped_by_the_budge
 
 
 def test_the_output_budget_covers_the_whole_configuration() -> None:
-    half = f"{{{{ 'a' * {MAX_RENDERED_SIZE // 2 + 1} }}}}"
+    third = f"{{{{ 'a' * {MAX_RENDERED_SIZE // 3 + 1} }}}}"
 
-    with pytest.raises(TemplateError, match=r"configuration\.second: .*larger than 1,000,000 characters"):
-        render({"first": half, "second": half}, {})
+    with pytest.raises(
+        TemplateError, match=rf"configuration\.c: .*larger than {MAX_RENDERED_SIZE:,} characters"
+    ):
+        render({"a": third, "b": third, "c": third}, {})
 
 
 def test_ordinary_templates_still_render() -> None:

@@ -49,9 +49,10 @@ _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expression>.*?)\}\}\s*$", re.DOTAL
 # A step's whole configuration renders within this time...
 RENDER_TIME_BUDGET_SECONDS = 1.0
 # ... to at most this many characters (all fields together; JSON values counted as text)...
-MAX_RENDERED_SIZE = 1_000_000
-# ... and no single value a template builds may be larger than this (characters, or items).
-MAX_VALUE_SIZE = 1_000_000
+MAX_RENDERED_SIZE = 4_000_000
+# ... and no single value a template builds or passes to a filter may be larger than this
+# (characters, or items): room for a whole webhook body (1 MiB at most by default).
+MAX_VALUE_SIZE = 2_000_000
 # Everything a render writes out, captured blocks (`{% set x %}...{% endset %}`) and macro output
 # included, stays below this many characters: bounds the memory a render can fill in its budget.
 MAX_WRITTEN_SIZE = 10 * MAX_RENDERED_SIZE
@@ -120,30 +121,55 @@ def _tick() -> None:
 
 
 def size_of(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
-    """About how many characters `value` takes as text (a list counts its items too), counted only
-    until it passes `limit`: a value made of the same list repeated (`[x, x]` nested) is never
-    walked in full."""
-    total = 0
+    """About how many characters `value` takes as text, counted only until it passes `limit`.
+
+    A container counts its items (numbers, booleans and None one character each) and, once, the
+    size of each distinct container inside it, times the number of times it appears: a value made
+    of the same list repeated (`[x, x]` nested sixty times) is weighed in sixty steps, not 2**60.
+    """
+    if not isinstance(value, _CONTAINERS):
+        return _leaf_size(value)
+    weighed: dict[int, int] = {}  # container id -> its size
+    opened: dict[int, tuple[int, list[Any]]] = {}  # its own size, and its parts still to add
     pending = [value]
     while pending:
-        item = pending.pop()
-        if isinstance(item, str | bytes):
-            total += len(item)
-        elif isinstance(item, Mapping):
-            total += 2 + len(item)
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset | _TickingRange):
-            total += 2 + len(item)
-            if not isinstance(item, _TickingRange):
-                pending.extend(item)
-        elif isinstance(item, int):
-            total += item.bit_length() // 3 + 1
+        container = pending[-1]
+        key = id(container)
+        if key in weighed:
+            pending.pop()
+        elif key not in opened:
+            items = [*container.keys(), *container.values()] if isinstance(container, Mapping) else container
+            larger = [item for item in items if type(item) not in _ONE_CHARACTER]
+            own = 2 + len(items) + sum(len(item) for item in larger if isinstance(item, str | bytes))
+            if own > limit:
+                return own
+            rest = [item for item in larger if not isinstance(item, str | bytes)]
+            opened[key] = (own, rest)
+            pending.extend(item for item in rest if isinstance(item, _CONTAINERS))
         else:
-            total += 8
-        if total > limit:
-            return total
-    return total
+            pending.pop()
+            own, rest = opened.pop(key)
+            for part in rest:
+                # A container not weighed yet is one of its own ancestors (a cycle): too large.
+                own += weighed.get(id(part), limit + 1) if isinstance(part, _CONTAINERS) else _leaf_size(part)
+                if own > limit:
+                    return own
+            weighed[key] = own
+    return weighed[id(value)]
+
+
+_CONTAINERS = (Mapping, list, tuple, set, frozenset)
+_ONE_CHARACTER = frozenset({int, float, bool, type(None)})
+
+
+def _leaf_size(value: Any) -> int:
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, _TickingRange):
+        return 2 + len(value)
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 1
+    return 8
 
 
 def _refuse_if_larger(size: int, what: str, limit: int = MAX_VALUE_SIZE) -> None:
@@ -341,8 +367,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     @staticmethod
     def _finalize(value: Any) -> Any:
         # Every `{{ value }}` of a text template passes here before it becomes text.
-        size = size_of(value)
-        _refuse_if_larger(size, "the value")
+        size = size_of(value, MAX_RENDERED_SIZE)
+        _refuse_if_larger(size, "the value", MAX_RENDERED_SIZE)
         budget = _budget.get()
         if budget is not None:
             budget.write(size)
