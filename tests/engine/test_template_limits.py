@@ -137,6 +137,9 @@ async def test_health_answers_within_100_ms_while_a_hostile_template_renders_in_
     workflow = await create_workflow(database, user, steps=[set_fields({"slow": slow})])
     answered: list[tuple[float, float]] = []  # (when, how long), on the wall clock
 
+    for _ in range(3):  # the API's connection pool is warm, as on a server that has been up
+        assert (await client.get("/health")).status_code == 200
+
     async with start_worker():
         execution_id = await start(database, workflow)
         deadline = time.monotonic() + 20
