@@ -41,7 +41,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedErr
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expression>.*?)\}\}\s*$", re.DOTALL)
@@ -311,7 +311,7 @@ class _TickingRange:
 
     def __init__(self, *args: int) -> None:
         self._range = range(*args)
-        _refuse_if_larger(len(self._range), "the range", 100_000)
+        _refuse_if_larger(len(self._range), "the range", MAX_RANGE)
 
     def __iter__(self) -> Iterator[int]:
         budget = _budget.get()
