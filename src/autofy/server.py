@@ -72,7 +72,7 @@ async def run(settings: Settings, database_url: str, parts: Parts) -> None:
         loop.add_signal_handler(signum, stop.set)
     database = Database(database_url, pool_size=settings.db_pool_size)
     policy = OutboundPolicy(allow_private_network=settings.outbound_allow_private_network)
-    http = outbound_client(policy, guarded=True)
+    http = outbound_client(policy)
     tasks: list[Awaitable[None]] = []
     if parts.api:
         tasks.append(_serve_api(settings, database_url, stop))

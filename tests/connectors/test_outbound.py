@@ -62,7 +62,7 @@ LOCAL_FORMS = [
 async def test_guard_refuses_every_form_of_a_local_address_without_connecting(
     host: str, listener: ConnectionCounter
 ) -> None:
-    async with outbound_client(GUARDED, guarded=True) as client:
+    async with outbound_client(GUARDED) as client:
         with pytest.raises((DestinationRefused, httpx.InvalidURL)):
             await client.get(f"http://{host}:{listener.port}/")
     assert listener.connections() == 0
@@ -83,7 +83,7 @@ async def test_http_request_step_refuses_local_addresses_without_connecting(
 
 async def test_guard_refuses_ipv6_loopback_without_connecting() -> None:
     with ConnectionCounter("::1").running() as listener:
-        async with outbound_client(GUARDED, guarded=True) as client:
+        async with outbound_client(GUARDED) as client:
             with pytest.raises(DestinationRefused, match="loopback"):
                 await client.get(f"http://[::1]:{listener.port}/")
         assert listener.connections() == 0
@@ -94,7 +94,7 @@ async def test_listener_counts_a_connection_when_private_network_is_allowed(
 ) -> None:
     # The control for the tests above: the same request, allowed, does reach the listener.
     policy = OutboundPolicy(allow_private_network=True, read_timeout=0.2, total_timeout=1.0)
-    async with outbound_client(policy, guarded=True) as client:
+    async with outbound_client(policy) as client:
         with pytest.raises(httpx.TimeoutException):
             await client.get(f"http://2130706433:{listener.port}/")
     assert listener.connections() == 1
@@ -123,14 +123,14 @@ async def test_listener_counts_a_connection_when_private_network_is_allowed(
     ],
 )
 async def test_guard_refuses_internal_and_metadata_addresses(url: str) -> None:
-    async with outbound_client(GUARDED, guarded=True) as client:
+    async with outbound_client(GUARDED) as client:
         with pytest.raises(DestinationRefused):
             await client.get(url)
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/", "gopher://example.com/"])
 async def test_guard_refuses_other_schemes(url: str) -> None:
-    async with outbound_client(GUARDED, guarded=True) as client:
+    async with outbound_client(GUARDED) as client:
         with pytest.raises((DestinationRefused, httpx.UnsupportedProtocol)):
             await client.get(url)
 
@@ -138,7 +138,7 @@ async def test_guard_refuses_other_schemes(url: str) -> None:
 async def test_redirect_to_a_private_address_is_refused(echo: HttpEcho, listener: ConnectionCounter) -> None:
     # The echo server itself is allowed by name; where it redirects is checked again.
     policy = OutboundPolicy(allowed_hosts=frozenset({f"127.0.0.1:{echo.port}"}), total_timeout=3.0)
-    async with outbound_client(policy, guarded=True) as client:
+    async with outbound_client(policy) as client:
         with pytest.raises(DestinationRefused, match="loopback"):
             await client.get(f"{echo.url}/redirect", params={"to": f"http://localhost:{listener.port}/"})
     assert echo.requests_to("/redirect")
@@ -147,21 +147,15 @@ async def test_redirect_to_a_private_address_is_refused(echo: HttpEcho, listener
 
 async def test_allowed_host_is_pinned_and_keeps_its_host_header(echo: HttpEcho) -> None:
     policy = OutboundPolicy(allowed_hosts=frozenset({f"localhost:{echo.port}"}))
-    async with outbound_client(policy, guarded=True) as client:
+    async with outbound_client(policy) as client:
         response = await client.get(f"http://localhost:{echo.port}/echo")
     assert response.json()["headers"]["host"] == f"localhost:{echo.port}"
     assert str(response.request.url) == f"http://localhost:{echo.port}/echo"
 
 
-async def test_unguarded_client_reaches_a_connectors_own_base(echo: HttpEcho) -> None:
-    async with outbound_client(OutboundPolicy(), guarded=False) as client:
-        response = await client.get(f"{echo.url}/echo")
-    assert response.status_code == 200
-
-
 async def test_answers_over_the_size_cap_are_refused(echo: HttpEcho) -> None:
-    policy = OutboundPolicy(max_response_bytes=1000)
-    async with outbound_client(policy, guarded=False) as client:
+    policy = OutboundPolicy(max_response_bytes=1000, allow_private_network=True)
+    async with outbound_client(policy) as client:
         assert len((await client.get(f"{echo.url}/bytes/1000")).content) == 1000
         with pytest.raises(ResponseTooLarge):
             await client.get(f"{echo.url}/bytes/5000")
@@ -169,8 +163,8 @@ async def test_answers_over_the_size_cap_are_refused(echo: HttpEcho) -> None:
 
 async def test_slow_answers_time_out(echo: HttpEcho) -> None:
     echo.slow(2.0)
-    policy = OutboundPolicy(read_timeout=0.3)
-    async with outbound_client(policy, guarded=False) as client:
+    policy = OutboundPolicy(read_timeout=0.3, allow_private_network=True)
+    async with outbound_client(policy) as client:
         with pytest.raises(httpx.TimeoutException):
             await client.get(f"{echo.url}/echo")
 

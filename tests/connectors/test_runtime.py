@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from autofy.connectors.catalog import Catalog, catalog
 from autofy.connectors.core import CoreConnector
 from autofy.connectors.outbound import DestinationRefused, OutboundPolicy
-from autofy.connectors.runtime import connector_context, needs_guard, run_action
+from autofy.connectors.runtime import connector_context, run_action
 from autofy.connectors.sdk import (
     Action,
     AuthSpec,
@@ -76,12 +76,6 @@ async def test_a_user_set_api_base_is_guarded(echo: HttpEcho) -> None:
         with pytest.raises(DestinationRefused):
             await run_action(Catalog([service]), "paths", "read_path", {"path": "/echo"}, ctx)
     assert echo.requests == []
-
-
-def test_guard_applies_to_user_urls_only() -> None:
-    assert needs_guard(CoreConnector(), {})
-    assert needs_guard(PathService(), {"api_base": "https://proxy.example"})
-    assert not needs_guard(PathService(), {})
 
 
 async def test_unknown_actions_and_invalid_inputs_are_permanent_errors() -> None:

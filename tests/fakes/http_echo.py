@@ -28,6 +28,7 @@ class HttpEcho(FakeServer):
             Route("/text", self.text),
             Route("/mislabelled-json", self.mislabelled_json),
             Route("/redirect", self.redirect),
+            Route("/bounce/{rest:path}", self.bounce, methods=ALL_METHODS),
             Route("/bytes/{count:int}", self.sized),
         ]
 
@@ -61,6 +62,14 @@ class HttpEcho(FakeServer):
     async def redirect(self, request: Request) -> Response:
         return RedirectResponse(request.query_params["to"], status_code=302)
 
+    # Where `/bounce/<rest>` sends every method, keeping `<rest>` and the query: a base URL whose
+    # every call is redirected, as a public server of an attacker's would answer.
+    bounce_to = "http://127.0.0.1:9"
+
+    async def bounce(self, request: Request) -> Response:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"{self.bounce_to}/{request.path_params['rest']}{query}", status_code=307)
+
     async def sized(self, request: Request) -> Response:
         return Response(b"x" * int(request.path_params["count"]), media_type="application/octet-stream")
 
@@ -72,6 +81,8 @@ class ConnectionCounter:
     def __init__(self, host: str = "127.0.0.1") -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
+        if host == "::":  # every address of this machine, IPv4 ones included, on one port
+            self._socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         self._socket.bind((host, 0))
         self._socket.listen(64)
         self._socket.setblocking(False)

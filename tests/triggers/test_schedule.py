@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from autofy.connectors.catalog import Schedule, parse_schedule
-from autofy.triggers.schedule import MAX_COUNTED_MISSED_SLOTS, due_slot, follows_real_clock, next_slot_after
+from autofy.triggers.schedule import (
+    MAX_COUNTED_MISSED_SLOTS,
+    due_slot,
+    follows_real_clock,
+    next_fire_times,
+    next_slot_after,
+)
 
 
 def slots(cron: str, timezone: str, after: datetime, count: int) -> list[str]:
@@ -165,3 +171,54 @@ def test_a_very_long_outage_still_fires_the_latest_slot() -> None:
     assert due.scheduled_for == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     assert due.missed_slots == MAX_COUNTED_MISSED_SLOTS
     assert due.next_fire_at == datetime(2026, 11, 25, 12, 1, tzinfo=UTC)
+
+
+# --- what a schedule may be ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cron", "reason"),
+    [
+        ("* * * * * *", "has 6 fields"),  # seconds: would fire every second
+        ("0 0 * * * *", "has 6 fields"),
+        ("0 0 30 2 *", "never comes due within a year"),
+        ("0 0 31 4 *", "never comes due within a year"),
+        ("61 * * * *", "not a valid cron expression"),
+        ("every morning", "not a valid cron expression"),
+    ],
+)
+def test_a_schedule_that_fires_faster_than_a_minute_or_never_is_refused(cron: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_schedule({"cron": cron})
+
+
+def test_next_fire_times_previews_a_schedule_in_its_own_time_zone() -> None:
+    after = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday
+
+    times = next_fire_times({"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}, after=after)
+
+    assert [moment.isoformat() for moment in times] == [
+        "2026-11-30T09:00:00+01:00",
+        "2026-12-01T09:00:00+01:00",
+        "2026-12-02T09:00:00+01:00",
+        "2026-12-03T09:00:00+01:00",
+        "2026-12-04T09:00:00+01:00",
+    ]
+
+
+def test_next_fire_times_reads_the_simple_form_in_the_default_time_zone() -> None:
+    after = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+    times = next_fire_times(
+        {"schedule": "daily", "time": "08:30"}, count=2, after=after, default_timezone="Asia/Tokyo"
+    )
+
+    assert [moment.isoformat() for moment in times] == [
+        "2026-11-28T08:30:00+09:00",
+        "2026-11-29T08:30:00+09:00",
+    ]
+
+
+def test_next_fire_times_refuses_what_a_save_refuses() -> None:
+    with pytest.raises(ValueError, match="never comes due"):
+        next_fire_times({"cron": "0 0 30 2 *"})

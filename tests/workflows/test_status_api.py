@@ -25,6 +25,54 @@ async def _status(database: Database, workflow_id: str) -> str:
     return str(status)
 
 
+@pytest.mark.parametrize(
+    ("cron", "reason"), [("* * * * * *", "has 6 fields"), ("0 0 30 2 *", "never comes due within a year")]
+)
+async def test_a_schedule_firing_every_second_or_never_is_refused_with_422(
+    client: httpx.AsyncClient, database: Database, cron: str, reason: str
+) -> None:
+    user = await sign_up(client)
+    workflow = await create_workflow(
+        client,
+        user,
+        trigger_type="scheduled",
+        trigger_config={"cron": cron},
+        steps=[format_step(configuration={"operation": "upper", "text": "hi"})],
+    )
+
+    response = await client.post(f"/api/v1/workflows/{workflow['id']}/activate", headers=user.headers)
+
+    assert response.status_code == 422
+    problem = next(d for d in response.json()["error"]["details"] if d["field"] == "trigger_config")
+    assert reason in problem["message"]
+    assert await _status(database, workflow["id"]) == "draft"
+
+
+async def test_saving_an_impossible_schedule_on_an_active_workflow_is_refused_with_422(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    user = await sign_up(client)
+    workflow = await create_workflow(
+        client,
+        user,
+        trigger_type="scheduled",
+        trigger_config={"cron": "0 9 * * *"},
+        steps=[format_step(configuration={"operation": "upper", "text": "hi"})],
+    )
+    activated = await client.post(f"/api/v1/workflows/{workflow['id']}/activate", headers=user.headers)
+    assert activated.status_code == 200, activated.text
+
+    saved = await client.patch(
+        f"/api/v1/workflows/{workflow['id']}",
+        json={"trigger_config": {"cron": "0 0 30 2 *"}},
+        headers=user.headers,
+    )
+
+    assert saved.status_code == 422
+    assert "trigger_config" in problem_fields(saved)
+    assert await _status(database, workflow["id"]) == "active"
+
+
 async def test_activation_is_refused_with_every_problem_listed(
     client: httpx.AsyncClient, database: Database
 ) -> None:

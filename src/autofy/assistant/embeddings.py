@@ -2,22 +2,29 @@
 
 Every vector has `EMBEDDING_DIMENSIONS` (the column's size): OpenAI's text-embedding-3 models and
 Gemini's embedding models shorten their vectors to it on request (`dimensions`,
-`output_dimensionality`). A provider failure raises a `ConnectorError`; callers decide that a
-message without an embedding is still a message.
+`output_dimensionality`). Requests go through the outbound guard, as the chat models' do. A
+provider failure raises a `ConnectorError`; callers decide that a message without an embedding is
+still a message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import openai
 from langchain_google_genai import GoogleGenerativeAIEmbeddings
 from langchain_openai import OpenAIEmbeddings
 from pydantic import SecretStr
 
 from autofy.assistant.providers import EmbeddingAccess
 from autofy.connectors.llm import provider_errors
-from autofy.connectors.llm.providers import GEMINI_API_VERSION, api_base, api_key, timeout_seconds
+from autofy.connectors.llm.providers import (
+    GEMINI_API_VERSION,
+    api_base,
+    api_key,
+    sdk_policy,
+    timeout_seconds,
+)
+from autofy.connectors.outbound import GuardedTransport, sdk_http_client
 from autofy.connectors.sdk import PermanentError
 from autofy.db.tables import EMBEDDING_DIMENSIONS
 
@@ -40,7 +47,8 @@ async def embed(access: EmbeddingAccess, texts: Sequence[str]) -> list[list[floa
 
 
 async def _openai_compatible(access: EmbeddingAccess, key: str, texts: Sequence[str]) -> list[list[float]]:
-    http_client = openai.DefaultAsyncHttpxClient()
+    seconds = timeout_seconds(access.configuration)
+    http_client = sdk_http_client(sdk_policy(access.policy, seconds))
     try:
         embeddings = OpenAIEmbeddings(
             model=access.model,
@@ -50,7 +58,7 @@ async def _openai_compatible(access: EmbeddingAccess, key: str, texts: Sequence[
             # Send the texts as they are: counting tokens first would download tiktoken's tables.
             check_embedding_ctx_length=False,
             max_retries=0,
-            request_timeout=timeout_seconds(access.configuration),
+            request_timeout=seconds,
             http_async_client=http_client,
         )
         return await embeddings.aembed_documents(list(texts))
@@ -59,11 +67,16 @@ async def _openai_compatible(access: EmbeddingAccess, key: str, texts: Sequence[
 
 
 async def _gemini(access: EmbeddingAccess, key: str, texts: Sequence[str]) -> list[list[float]]:
-    embeddings = GoogleGenerativeAIEmbeddings(
-        model=access.model,
-        google_api_key=SecretStr(key),
-        base_url=api_base(access.provider, access.configuration),
-        api_version=GEMINI_API_VERSION,
-        output_dimensionality=EMBEDDING_DIMENSIONS,
-    )
-    return await embeddings.aembed_documents(list(texts))
+    transport = GuardedTransport(sdk_policy(access.policy, timeout_seconds(access.configuration)))
+    try:
+        embeddings = GoogleGenerativeAIEmbeddings(
+            model=access.model,
+            google_api_key=SecretStr(key),
+            base_url=api_base(access.provider, access.configuration),
+            api_version=GEMINI_API_VERSION,
+            output_dimensionality=EMBEDDING_DIMENSIONS,
+            client_args={"transport": transport},
+        )
+        return await embeddings.aembed_documents(list(texts))
+    finally:
+        await transport.aclose()

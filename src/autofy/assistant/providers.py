@@ -20,7 +20,6 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.connectors.llm import PROVIDERS, Provider
-from autofy.connectors.llm.chat_models import check_api_base
 from autofy.connectors.outbound import OutboundPolicy
 from autofy.integrations import repository as integrations_repository
 from autofy.integrations.service import CredentialsUnreadable, decrypted_credentials
@@ -102,7 +101,7 @@ async def model_access(
 ) -> ModelAccess | None:
     """The LLM integration the assistant uses for `user_id`, or None when there is none usable.
 
-    Its `api_base` is checked when the turn opens the chat model (`opened_chat_model`).
+    Its `api_base` is checked, like every request, by the outbound guard the chat model sends through.
     """
     rows = await _active_llm_integrations(session)
     if not rows:
@@ -127,6 +126,7 @@ class EmbeddingAccess:
     model: str
     credentials: Mapping[str, Any] = field(repr=False)
     configuration: Mapping[str, Any]
+    policy: OutboundPolicy  # what the embedding client's requests are checked against
 
 
 async def embedding_access(
@@ -148,9 +148,8 @@ async def embedding_access(
     if found is None:
         return None
     row, credentials = found
-    configuration = dict(row["configuration"] or {})
-    # The embedding clients open their own connections, as the chat models do.
-    await check_api_base(configuration, policy)
     service_name = row["service_name"]
     model = chosen if isinstance(chosen, str) and chosen else DEFAULT_EMBEDDING_MODELS[service_name]
-    return EmbeddingAccess(PROVIDERS[service_name], model, credentials, configuration)
+    return EmbeddingAccess(
+        PROVIDERS[service_name], model, credentials, dict(row["configuration"] or {}), policy
+    )

@@ -11,11 +11,12 @@ import difflib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ValidationError
@@ -124,6 +125,10 @@ class Schedule:
     timezone: ZoneInfo
 
 
+# Standard cron: minute, hour, day of month, month, day of week (no seconds, no year).
+CRON_FIELDS = 5
+# A schedule must come due within this many years of being saved.
+MAX_YEARS_BETWEEN_SLOTS = 1
 _WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _SIMPLE_SCHEDULE_KEYS = frozenset({"schedule", "time", "day_of_week", "timezone"})
 
@@ -136,10 +141,7 @@ def parse_schedule(trigger_config: Mapping[str, Any]) -> Schedule:
         unknown = set(trigger_config) - {"cron", "timezone"}
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)} next to cron")
-        cron = trigger_config["cron"]
-        if not isinstance(cron, str) or not croniter.is_valid(cron):
-            raise ValueError(f'{cron!r} is not a valid cron expression (e.g. "0 9 * * 1-5")')
-        return Schedule(cron, timezone)
+        return Schedule(_five_field_cron(trigger_config["cron"], timezone), timezone)
     unknown = set(trigger_config) - _SIMPLE_SCHEDULE_KEYS
     if unknown:
         raise ValueError(f"unknown keys {sorted(unknown)}; use cron, or schedule with time")
@@ -155,6 +157,32 @@ def parse_schedule(trigger_config: Mapping[str, Any]) -> Schedule:
             raise ValueError(f"day_of_week {day!r} is not a weekday name such as monday")
         return Schedule(f"{minute} {hour} * * {_WEEKDAYS.index(day)}", timezone)
     raise ValueError("give a cron expression, or schedule: hourly, daily or weekly")
+
+
+def _five_field_cron(cron: Any, timezone: ZoneInfo) -> str:
+    """A standard five-field expression that fires at least once within a year from now.
+
+    Six fields (seconds) would fire every second, and an expression that never comes due
+    (`0 0 30 2 *`) would be saved only to fail at activation: both are refused here, at save.
+    """
+    if not isinstance(cron, str) or not croniter.is_valid(cron):
+        raise ValueError(f'{cron!r} is not a valid cron expression (e.g. "0 9 * * 1-5")')
+    fields = cron.split()
+    if len(fields) != CRON_FIELDS:
+        raise ValueError(
+            f"{cron!r} has {len(fields)} fields; give the five of standard cron "
+            '(minute hour day-of-month month day-of-week, e.g. "*/5 * * * *"): '
+            "Autofy does not run schedules more often than once a minute"
+        )
+    try:
+        croniter(cron, datetime.now(timezone), max_years_between_matches=MAX_YEARS_BETWEEN_SLOTS).get_next(
+            datetime
+        )
+    except CroniterBadDateError:
+        raise ValueError(
+            f"{cron!r} never comes due within a year (is the date impossible, such as 30 February?)"
+        ) from None
+    return cron
 
 
 def _zone(name: Any) -> ZoneInfo:

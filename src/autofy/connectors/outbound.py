@@ -1,11 +1,21 @@
-"""Outbound HTTP for connectors: timeouts, a response-size cap and, where a user controls the URL,
-a guard against server-side request forgery (ARCHITECTURE §5).
+"""Outbound HTTP: the one transport for everything Autofy sends on a user's behalf (ARCHITECTURE §5).
 
-The guard lives in an httpx transport, so every request a connector sends through `ctx.http`
-(every redirect hop included, since httpx hands each hop to the transport) is checked the same way:
-the host is resolved once, every address it resolves to must be a public one, and the connection
-is pinned to the checked address (Host header and TLS SNI keep the name), so a DNS answer that
-changes between check and connect (DNS rebinding) cannot reach an internal address.
+Timeouts, a response-size cap and a guard against server-side request forgery. The guard lives in
+an httpx transport (`GuardedTransport`), so every request sent through it (every redirect hop
+included, since the client hands each hop to the transport) is checked the same way: the host is
+resolved once, every address it resolves to must be a public one and not one of this machine's,
+and the connection is pinned to the checked address (Host header and TLS SNI keep the name), so a
+DNS answer that changes between check and connect (DNS rebinding) cannot reach an internal address.
+
+Every destination is checked, a connector's default base URL included (those are public, so the
+check costs nothing but the resolution every connection needs anyway), so no caller has to decide
+whether a URL came from a user. The clients built here:
+
+- `outbound_client(policy)`: the connectors' `ctx.http`, connection tests, OAuth, polling, health
+  probes (httpx);
+- `sdk_http_client(policy)`: for the openai and anthropic SDKs, which run on httpx2 (a fork with
+  its own types): an httpx2 client whose transport hands each request to the same guard;
+- `GuardedTransport(policy)` itself, as `client_args={"transport": ...}` for google-genai.
 """
 
 from __future__ import annotations
@@ -13,12 +23,17 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import unquote
 
+import certifi
 import httpx
+import httpx2
+import psutil
 
 from autofy.connectors.sdk import MAX_RESPONSE_BYTES, PermanentError
 
@@ -28,6 +43,9 @@ ALLOWED_SCHEMES = frozenset({"http", "https"})
 _CLOUD_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 _CARRIER_GRADE_NAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# This machine's interface addresses are read again after this long (DHCP, a new interface).
+_OWN_ADDRESSES_TTL_SECONDS = 30.0
+_own_addresses_cache: tuple[float, frozenset[IPAddress]] = (0.0, frozenset())
 
 
 class DestinationRefused(PermanentError):
@@ -78,7 +96,26 @@ def refusal_reason(address: IPAddress) -> str | None:
         return "a private address"
     if address.is_reserved or not address.is_global:
         return "a reserved address"
+    if address in own_addresses():
+        # A public address of this machine still reaches services listening on all interfaces.
+        return "an address of this machine"
     return None
+
+
+def own_addresses() -> frozenset[IPAddress]:
+    """The addresses of this machine's network interfaces (read at most every 30 s)."""
+    global _own_addresses_cache
+    read_at, addresses = _own_addresses_cache
+    now = time.monotonic()
+    if now - read_at > _OWN_ADDRESSES_TTL_SECONDS or not addresses:
+        addresses = frozenset(
+            ipaddress.ip_address(entry.address.split("%")[0])  # drop an IPv6 zone (fe80::1%eth0)
+            for entries in psutil.net_if_addrs().values()
+            for entry in entries
+            if entry.family in (socket.AF_INET, socket.AF_INET6)
+        )
+        _own_addresses_cache = (now, addresses)
+    return addresses
 
 
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
@@ -137,6 +174,11 @@ def _inet_aton_number(part: str) -> int:
 
 async def resolve_checked(host: str, port: int, *, check: bool) -> IPAddress:
     """Resolve `host` once; with `check`, refuse it unless every address is public."""
+    if check and _is_localhost_name(host):
+        # RFC 6761: these names are loopback whatever a resolver says (some refuse `localhost.`).
+        raise DestinationRefused(
+            f"refusing to connect to {host}: it is a loopback name; only public addresses are allowed"
+        )
     literal = parse_ip_literal(host)
     if literal is not None:
         addresses: list[IPAddress] = [literal]
@@ -156,12 +198,17 @@ async def resolve_checked(host: str, port: int, *, check: bool) -> IPAddress:
     return addresses[0]
 
 
+def _is_localhost_name(host: str) -> bool:
+    name = unquote(host).rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Checks and pins every request's destination, then bounds its answer by size and time."""
 
-    def __init__(self, policy: OutboundPolicy, *, check_addresses: bool) -> None:
+    def __init__(self, policy: OutboundPolicy) -> None:
         self._policy = policy
-        self._check_addresses = check_addresses and not policy.allow_private_network
+        self._check_addresses = not policy.allow_private_network
         self._timeout_limits = {
             "connect": policy.connect_timeout,
             "read": policy.read_timeout,
@@ -208,7 +255,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     def _transport_for(self, host: str) -> httpx.AsyncHTTPTransport:
         transport = self._transports.get(host)
         if transport is None:
-            transport = httpx.AsyncHTTPTransport(retries=0)
+            transport = httpx.AsyncHTTPTransport(retries=0, verify=tls_context())
             self._transports[host] = transport
         return transport
 
@@ -216,6 +263,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         for transport in self._transports.values():
             await transport.aclose()
         self._transports.clear()
+
+    def close(self) -> None:
+        """Nothing to do: google-genai also builds a synchronous client on the transport it is
+        given and closes it with this; connections are asynchronous ones, closed by `aclose`."""
 
 
 class _BoundedStream(httpx.AsyncByteStream):
@@ -251,17 +302,97 @@ def _default_port(url: httpx.URL) -> int:
     return 443 if url.scheme == "https" else 80
 
 
-def outbound_client(policy: OutboundPolicy, *, guarded: bool) -> httpx.AsyncClient:
-    """An httpx client for a connector: bounded always, address-checked when `guarded`.
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every connection pool: building one loads the CA bundle (~0.1 s)."""
+    return ssl.create_default_context(cafile=certifi.where())
 
-    Guard when a user controls the URL (the HTTP request step, an integration's `api_base`); a
-    connector's own default base URL is trusted. Environment proxies are ignored: a proxy would
-    connect on our behalf and bypass the check.
+
+def outbound_client(policy: OutboundPolicy) -> httpx.AsyncClient:
+    """An httpx client whose every request and redirect hop goes through `GuardedTransport`.
+
+    Environment proxies are ignored: a proxy would connect on our behalf and bypass the check.
     """
     return httpx.AsyncClient(
-        transport=GuardedTransport(policy, check_addresses=guarded),
+        transport=GuardedTransport(policy),
         follow_redirects=True,
         max_redirects=policy.max_redirects,
         timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
         trust_env=False,
     )
+
+
+def sdk_http_client(policy: OutboundPolicy) -> httpx2.AsyncClient:
+    """An httpx2 client (the openai and anthropic SDKs' `http_client`) on the same guard."""
+    return httpx2.AsyncClient(
+        transport=Httpx2GuardedTransport(GuardedTransport(policy)),
+        follow_redirects=True,
+        max_redirects=policy.max_redirects,
+        timeout=httpx2.Timeout(policy.read_timeout, connect=policy.connect_timeout),
+        trust_env=False,
+    )
+
+
+class Httpx2GuardedTransport(httpx2.AsyncBaseTransport):
+    """Hands each httpx2 request to a `GuardedTransport` and its answer back as httpx2's, so both
+    HTTP libraries go through one guard. Transport errors keep their kind (timeout, connect...)."""
+
+    def __init__(self, guard: GuardedTransport) -> None:
+        self._guard = guard
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        forwarded = httpx.Request(
+            request.method,
+            str(request.url),
+            headers=request.headers.raw,
+            stream=_RequestBody(request.stream),
+            extensions=dict(request.extensions),
+        )
+        try:
+            response = await self._guard.handle_async_request(forwarded)
+        except httpx.TransportError as error:
+            raise _as_httpx2_error(error) from None
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers.raw,
+            stream=_ResponseBody(response),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._guard.aclose()
+
+
+class _RequestBody(httpx.AsyncByteStream):
+    def __init__(self, body: httpx2.SyncByteStream | httpx2.AsyncByteStream) -> None:
+        self._body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if isinstance(self._body, httpx2.AsyncByteStream):
+            async for chunk in self._body:
+                yield chunk
+        else:
+            for chunk in self._body:
+                yield chunk
+
+
+class _ResponseBody(httpx2.AsyncByteStream):
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        except httpx.TransportError as error:
+            raise _as_httpx2_error(error) from None
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+def _as_httpx2_error(error: httpx.TransportError) -> httpx2.TransportError:
+    kind = getattr(httpx2, type(error).__name__, httpx2.TransportError)
+    if not (isinstance(kind, type) and issubclass(kind, httpx2.TransportError)):
+        kind = httpx2.TransportError
+    return kind(str(error))

@@ -23,15 +23,7 @@ from autofy.connectors.sdk import (
 
 # An action's whole run, retries of the engine aside; LLM calls are the slowest legitimate ones.
 DEFAULT_ACTION_TIMEOUT_SECONDS = 300.0
-# Services whose every call goes to a URL the user chose (the HTTP request step).
-USER_URL_SERVICES = frozenset({"core"})
-
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def needs_guard(connector: Connector, configuration: Mapping[str, Any]) -> bool:
-    """Guard calls whose destination a user chose; a connector's own default base URL is trusted."""
-    return connector.service_name in USER_URL_SERVICES or bool(configuration.get("api_base"))
 
 
 @asynccontextmanager
@@ -46,9 +38,10 @@ async def connector_context(
     """A context for one call to `connector`, its HTTP client closed on exit.
 
     `credentials` are the integration's decrypted credentials (empty for built-in steps),
-    `configuration` its non-secret configuration (`api_base` among it).
+    `configuration` its non-secret configuration (`api_base`, `token_url` among it). Every request
+    goes through the outbound guard, whichever configuration field its URL came from.
     """
-    async with outbound_client(policy, guarded=needs_guard(connector, configuration)) as http:
+    async with outbound_client(policy) as http:
         yield ConnectorContext(
             service_name=connector.service_name,
             credentials=credentials,

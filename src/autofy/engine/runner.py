@@ -31,7 +31,7 @@ from autofy.engine.connections import ServicePool
 from autofy.engine.queue import ExecutionJob
 from autofy.engine.records import MAX_STEP_OUTPUT_BYTES, StepResult, json_size
 from autofy.engine.repository import Connection, Outcome, Progress, Token
-from autofy.engine.templating import TemplateError, render
+from autofy.engine.templating import TemplateError, render_off_loop
 from autofy.observability import metrics
 from autofy.security.crypto import CredentialCipher, CredentialDecryptionError
 
@@ -272,7 +272,7 @@ class ExecutionRunner:
         conditions = step.get("conditions") or {}
         if conditions:
             try:
-                outcome = evaluate_conditions(render(conditions, context, path="conditions"))
+                outcome = evaluate_conditions(await render_off_loop(conditions, context, path="conditions"))
             except (TemplateError, PermanentError) as error:
                 return self._failure(step, finished("failed", input=conditions, error=str(error)), str(error))
             if not outcome.passed:
@@ -280,7 +280,7 @@ class ExecutionRunner:
                 return StepRun(skipped, "next")
 
         try:
-            rendered = render(step["configuration"], context)
+            rendered = await render_off_loop(step["configuration"], context)
         except TemplateError as error:
             return self._failure(
                 step, finished("failed", input=step["configuration"], error=str(error)), str(error)

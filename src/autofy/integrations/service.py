@@ -525,7 +525,7 @@ async def complete_gmail_oauth(
     )
     token_url = (current["configuration"] or {}).get("token_url")
     try:
-        async with outbound_client(policy, guarded=bool(token_url)) as http:
+        async with outbound_client(policy) as http:
             tokens = await gmail.exchange_code(
                 http,
                 str(token_url or gmail_oauth.TOKEN_URL),

@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy.connectors.sdk import ConnectorError
 from autofy.db import tables
 from autofy.db.engine import Database
 
@@ -112,7 +113,7 @@ async def check_service(service_name: str, base_url: str, http: httpx.AsyncClien
     started = time.perf_counter()
     try:
         await http.get(base_url, timeout=SERVICE_TIMEOUT_S)
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, ConnectorError) as error:  # ConnectorError: the outbound guard refused
         return Check(
             service_name,
             "down",

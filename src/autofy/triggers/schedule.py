@@ -17,13 +17,15 @@ on the two days a year when the wall clock jumps, Autofy follows cron's own long
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from autofy.connectors.catalog import Schedule
+from autofy.connectors.catalog import Schedule, parse_schedule
 
 # No zone has ever moved its clock by more than this at once: instants of wall-clock times further
 # apart than this cannot be reordered by a DST change.
@@ -73,6 +75,29 @@ def _instants_of(schedule: Schedule, wall_clock: datetime) -> list[datetime]:
     # Inside the spring-forward gap: for fold=0 zoneinfo applies the offset from before the
     # change, so `second` < `first` and the clock jumped between them.
     return [] if follows_real_clock(schedule) else [_end_of_gap(zone, second, first)]
+
+
+def next_fire_times(
+    trigger_config: Mapping[str, Any],
+    count: int = 5,
+    *,
+    after: datetime | None = None,
+    default_timezone: str = "UTC",
+) -> list[datetime]:
+    """The next `count` instants a scheduled trigger fires at, in its own time zone.
+
+    For a preview ("runs next at ...") in the workflow builder. `trigger_config` is the workflow's
+    (cron or the simple form); without a `timezone` of its own it is read in `default_timezone`
+    (the owner's, as activation does). Raises ValueError, with the message a save would give,
+    for a schedule that would be refused.
+    """
+    schedule = parse_schedule({"timezone": default_timezone} | dict(trigger_config))
+    instant = after or datetime.now(UTC)
+    times: list[datetime] = []
+    for _ in range(count):
+        instant = next_slot_after(schedule, instant)
+        times.append(instant.astimezone(schedule.timezone))
+    return times
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from langchain_openai import ChatOpenAI
 
 from autofy.connectors.llm.chat_models import chat_model, opened_chat_model
 from autofy.connectors.llm.usage import credits_for_usage
+from autofy.connectors.outbound import OutboundPolicy
 from autofy.connectors.sdk import AuthenticationError
 from tests.connectors.llm.conftest import FAKE_SERVER_POLICY, LLMService
 from tests.fakes.openai import FakeOpenAI
@@ -24,13 +25,13 @@ from tests.fakes.openai import FakeOpenAI
     ],
 )
 def test_each_service_gets_its_langchain_chat_model(service_name: str, model_class: type) -> None:
-    model = chat_model(service_name, {"api_key": "k-123456789"}, {})
+    model = chat_model(service_name, {"api_key": "k-123456789"}, {}, policy=OutboundPolicy())
 
     assert isinstance(model, model_class)
 
 
 def test_openrouter_defaults_to_openrouters_endpoint() -> None:
-    model = chat_model("openrouter", {"api_key": "sk-or-123456789"}, {})
+    model = chat_model("openrouter", {"api_key": "sk-or-123456789"}, {}, policy=OutboundPolicy())
 
     assert isinstance(model, ChatOpenAI)
     assert model.openai_api_base == "https://openrouter.ai/api/v1"
@@ -61,12 +62,12 @@ async def test_an_openai_organization_is_sent_when_configured(fake_openai: FakeO
 
 def test_a_missing_key_is_an_authentication_error() -> None:
     with pytest.raises(AuthenticationError, match="no API key"):
-        chat_model("anthropic", {}, {})
+        chat_model("anthropic", {}, {}, policy=OutboundPolicy())
 
 
 def test_an_unknown_service_is_refused() -> None:
     with pytest.raises(ValueError, match="not an LLM service"):
-        chat_model("gmail", {"api_key": "k"}, {})
+        chat_model("gmail", {"api_key": "k"}, {}, policy=OutboundPolicy())
 
 
 @pytest.mark.parametrize(

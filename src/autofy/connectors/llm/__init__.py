@@ -1,10 +1,10 @@
 """What the OpenAI, Anthropic, Gemini and OpenRouter connectors share, and what the assistant reuses.
 
 - `chat_models.opened_chat_model(service_name, credentials, configuration, policy=..., model=...)`:
-  the LangChain chat model for an integration, its `api_base` checked against the outbound policy
-  (`check_api_base`) and its connections closed after use (`chat_model` builds one unchecked). It
-  lives in its own module, imported only where a model is called: the provider SDKs behind it
-  take seconds to import, which a worker that runs no LLM step should not pay at start-up;
+  the LangChain chat model for an integration, sending through the outbound guard under `policy`,
+  its connections closed after use (`chat_model` builds one the caller closes). It lives in its own
+  module, imported only where a model is called: the provider SDKs behind it take seconds to
+  import, which a worker that runs no LLM step should not pay at start-up;
 - `provider_errors(display_name, secrets)`: turns what a model call raises into connector errors;
 - `token_usage(message)` and `credits_for_usage(input_tokens, output_tokens)`: usage and its price;
 - `list_models(ctx)`: the provider's model list (also the connection test).

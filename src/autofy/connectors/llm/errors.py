@@ -154,8 +154,15 @@ def _classify(error: BaseException, display_name: str) -> ConnectorError | None:
 
 
 def connector_error(error: BaseException, display_name: str, secrets: Sequence[str]) -> ConnectorError:
-    """The connector error for anything a chat model raised, its message free of `secrets`."""
-    for cause in _causes(error):
+    """The connector error for anything a chat model raised, its message free of `secrets`.
+
+    A connector error anywhere in the chain wins: the outbound guard's refusal (a permanent
+    `DestinationRefused`) reaches here wrapped in the SDK's connection error, and must not be
+    retried as a network failure.
+    """
+    causes = list(_causes(error))
+    own = [cause for cause in causes if isinstance(cause, ConnectorError)]
+    for cause in own or causes:
         classified = _classify(cause, display_name)
         if classified is not None:
             break

@@ -6,11 +6,15 @@ Everything else (the chat-model factory, the actions, model lists, error mapping
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from autofy.connectors.sdk import AuthenticationError, CredentialField
+
+if TYPE_CHECKING:
+    from autofy.connectors.outbound import OutboundPolicy
 
 ApiFlavour = Literal["openai", "anthropic", "gemini"]
 
@@ -129,3 +133,13 @@ def timeout_seconds(configuration: Mapping[str, Any]) -> float:
     if isinstance(configured, int | float) and not isinstance(configured, bool) and configured > 0:
         return float(configured)
     return DEFAULT_TIMEOUT_SECONDS
+
+
+def sdk_policy(policy: OutboundPolicy, seconds: float) -> OutboundPolicy:
+    """`policy` with room for a model's own timeout: a slow local model may take longer to answer
+    than an ordinary API call (`configuration.timeout_seconds`)."""
+    return dataclasses.replace(
+        policy,
+        read_timeout=max(policy.read_timeout, seconds),
+        total_timeout=max(policy.total_timeout, seconds),
+    )
