@@ -155,6 +155,9 @@ class Action(Generic[InputT, OutputT]):
     step_type: ClassVar[StepKind] = "action"
     # Credits charged per successful run; LLM actions add their token-based charge on top.
     credits: ClassVar[int] = 1
+    # The service of the integration the step names in its `integration_id` field, for actions
+    # whose credentials are chosen per step (the HTTP request step's HTTP credentials).
+    integration_service: ClassVar[str | None] = None
 
     async def run(self, ctx: ConnectorContext, params: InputT) -> OutputT:
         raise NotImplementedError

@@ -29,6 +29,11 @@ class TemplateError(Exception):
 _environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
+def environment() -> SandboxedEnvironment:
+    """The sandbox templates render in, for checks that must see exactly what rendering sees."""
+    return _environment
+
+
 @lru_cache(maxsize=4096)
 def _compile_text(source: str) -> Any:
     return _environment.from_string(source)
