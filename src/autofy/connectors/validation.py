@@ -344,6 +344,13 @@ def template_facts(source: str) -> TemplateFacts:
     try:
         tree = env.parse(source)
         env.compile(tree)
+        # Jinja defers an unknown filter or test under `if` to run time: refuse it now.
+        for node in tree.find_all((nodes.Filter, nodes.Test)):
+            assert isinstance(node, nodes.Filter | nodes.Test)
+            known = env.filters if isinstance(node, nodes.Filter) else env.tests
+            if node.name not in known:
+                kind = "filter" if isinstance(node, nodes.Filter) else "test"
+                return TemplateFacts(error=f"template error: No {kind} named {node.name!r}.")
         return _facts(tree, frozenset(env.globals))
     except TemplateSyntaxError as error:
         return TemplateFacts(error=f"template error: {error.message}")
@@ -429,8 +436,8 @@ def template_problems(value: Any, path: str, scope: Scope | None) -> Iterator[St
         for name in facts.forbidden:
             yield StepProblem(
                 where,
-                f"template error: {name!r} starts with an underscore, which the sandbox refuses; "
-                "read only the data's own fields",
+                f"template error: reading {name!r} is not allowed (the sandbox refuses names that "
+                "start with an underscore); read only the data's own fields",
                 level="save",
             )
         if scope is not None:

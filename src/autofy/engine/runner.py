@@ -24,6 +24,7 @@ from typing import Any
 
 from autofy.connectors.core.conditions import evaluate_conditions
 from autofy.connectors.sdk import AuthenticationError, ConnectorError, PermanentError, TransientError
+from autofy.connectors.validation import step_run_problem
 from autofy.engine import queue, repository
 from autofy.engine.actions import ActionInvoker, Credentials, is_instant
 from autofy.engine.config import EngineConfig
@@ -268,6 +269,13 @@ class ExecutionRunner:
                 error=error,
                 credits=credits,
             )
+
+        # Rows saved before a validation rule existed are checked again here, so they fail with the
+        # validator's message instead of at render time (or not at all, for a stored secret).
+        invalid = step_run_problem(state.plan, state.cursor, state.metadata.get("trigger_step"))
+        if invalid is not None:
+            message = f"the step is not valid as saved ({invalid}); edit the workflow and run it again"
+            return self._failure(step, finished("failed", input=None, error=message), message)
 
         conditions = step.get("conditions") or {}
         if conditions:

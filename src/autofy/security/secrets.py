@@ -26,7 +26,7 @@ SECRET_QUERY_NAME = re.compile(r"key|auth|sig|signature|code|pass|pwd", re.IGNOR
 CREDENTIAL_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("an Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{20,}")),
     ("an OpenAI API key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
-    ("a Telegram bot token", re.compile(r"\b\d{6,12}:[A-Za-z0-9_\-]{35}\b")),
+    ("a Telegram bot token", re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])")),
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
     ("a Google OAuth token", re.compile(r"\bya29\.[0-9A-Za-z_\-]{20,}")),
     ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
