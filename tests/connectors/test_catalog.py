@@ -222,10 +222,6 @@ def test_configuration_problems_name_the_field(mail_catalog: Catalog) -> None:
 
 
 def test_nested_fields_are_named_without_union_tags() -> None:
-    problems = catalog().validate_step(
-        "action", "core", "http_request", {"url": "https://example.com", "auth": {"type": "bearer"}}
-    )
-    assert fields(problems) == ["configuration.auth.token"]
     problems = catalog().validate_step("condition", "core", "filter", {"all": [{"left": 1, "op": "bigger"}]})
     assert fields(problems) == ["configuration.all.0.op"]
 

@@ -11,7 +11,9 @@ from autofy.connectors.catalog import catalog
 from autofy.connectors.validation import StepProblem, WorkflowCheck, step_run_problem, validate_workflow
 
 
-def step(action: str, service: str = "core", step_type: str = "action", **configuration: Any) -> dict[str, Any]:
+def step(
+    action: str, service: str = "core", step_type: str = "action", **configuration: Any
+) -> dict[str, Any]:
     return {
         "step_type": step_type,
         "service_name": service,
@@ -186,7 +188,9 @@ URL = "https://api.example.com/x"
         ({"url": URL, "query": {"access_token": "abc123"}}, "configuration.query.access_token"),
     ],
 )
-def test_secrets_in_the_http_step_point_to_an_http_integration(configuration: dict[str, Any], field: str) -> None:
+def test_secrets_in_the_http_step_point_to_an_http_integration(
+    configuration: dict[str, Any], field: str
+) -> None:
     found = [p for p in problems([step("http_request", **configuration)]) if p.level == "save"]
     problem = only(found)
     assert problem.field == field
@@ -201,7 +205,10 @@ def test_secrets_in_the_http_step_point_to_an_http_integration(configuration: di
         (f"send with {BOT_TOKEN} please", "Telegram"),
         ("ghp_" + "a" * 36, "GitHub"),
         ("AIza" + "b" * 35, "Google"),
-        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "JSON"),
+        (
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "JSON",
+        ),
         ("AKIAIOSFODNN7EXAMPLE", "AWS"),
         ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "private key"),
     ],

@@ -29,7 +29,9 @@ async def test_a_secret_in_a_step_is_refused_even_in_a_draft(client: httpx.Async
     assert listed.json()["total"] == 0
 
 
-async def test_an_incomplete_draft_saves_and_activation_names_what_is_missing(client: httpx.AsyncClient) -> None:
+async def test_an_incomplete_draft_saves_and_activation_names_what_is_missing(
+    client: httpx.AsyncClient,
+) -> None:
     user = await sign_up(client)
     workflow = await create_workflow(
         client, user, steps=[format_step("{{ steps.summarize.text }}"), telegram_step(chat_id="")]
@@ -47,12 +49,17 @@ async def test_an_incomplete_draft_saves_and_activation_names_what_is_missing(cl
     assert set(problem_fields(activated)) == set(fields)
 
 
-async def test_unknown_trigger_keys_and_unsafe_templates_are_refused_at_save(client: httpx.AsyncClient) -> None:
+async def test_unknown_trigger_keys_and_unsafe_templates_are_refused_at_save(
+    client: httpx.AsyncClient,
+) -> None:
     user = await sign_up(client)
     cases = [
         ({"trigger_type": "manual", "trigger_config": {"run_as": "admin"}}, "trigger_config.run_as"),
         ({"steps": [format_step("{{ trigger.__class__ }}")]}, "steps.0.configuration.text"),
-        ({"steps": [format_step("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}")]}, "steps.0.configuration.text"),
+        (
+            {"steps": [format_step("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}")]},
+            "steps.0.configuration.text",
+        ),
         ({"steps": [format_step("{{ trigger.name | shout }}")]}, "steps.0.configuration.text"),
     ]
     for fields, field in cases:
@@ -99,7 +106,9 @@ async def test_an_unknowable_field_is_a_warning_that_does_not_block(client: http
         "action_name": "set_fields",
         "configuration": {"fields": "{{ trigger }}"},
     }
-    workflow = await create_workflow(client, user, steps=[set_fields, format_step("{{ steps.set_fields.name }}")])
+    workflow = await create_workflow(
+        client, user, steps=[set_fields, format_step("{{ steps.set_fields.name }}")]
+    )
 
     validation = await client.get(f"/api/v1/workflows/{workflow['id']}/validation", headers=user.headers)
 

@@ -23,6 +23,7 @@ from autofy.connectors.core import CoreConnector
 from autofy.connectors.core.conditions import RuleGroup
 from autofy.connectors.gemini import connector as gemini
 from autofy.connectors.gmail import connector as gmail
+from autofy.connectors.http_credentials import connector as http_credentials
 from autofy.connectors.notion import connector as notion
 from autofy.connectors.openai import connector as openai
 from autofy.connectors.openrouter import connector as openrouter
@@ -84,6 +85,7 @@ CONNECTORS: tuple[Connector, ...] = (
     anthropic,
     gemini,
     openrouter,
+    http_credentials,
 )
 
 MIN_DESCRIPTION_LENGTH = 30

@@ -214,6 +214,11 @@ class Connector:
     def requires_integration(self) -> bool:
         return self.auth.kind != "none"
 
+    def credential_problems(self, credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+        """What is wrong with credentials beyond the declared fields, as (field, message): for
+        connectors whose needed fields depend on another field's value."""
+        return []
+
     async def test(self, ctx: ConnectorContext) -> ConnectionTestResult:
         """Make the service's cheapest identity call with the integration's credentials."""
         raise NotImplementedError

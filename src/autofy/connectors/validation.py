@@ -38,7 +38,7 @@ from pydantic_core import ErrorDetails
 from autofy.connectors.core.conditions import RuleGroup
 from autofy.connectors.sdk import StrictModel
 from autofy.engine.templating import environment
-from autofy.security.secrets import find_credentials, is_secret_key, is_secret_query_name
+from autofy.security.secrets import find_credentials, is_secret_key, is_secret_query_name, mask_credentials
 
 if TYPE_CHECKING:
     from autofy.connectors.catalog import Catalog
@@ -519,6 +519,20 @@ def secret_problems(value: Any, path: str, *, where_to_put: str) -> Iterator[Ste
     yield from _secrets(value, path, where_to_put, query=False)
 
 
+def _stored_secret(key: object, item: Any, *, query: bool) -> bool:
+    """Whether `item`, under `key`, is a secret written into the data (not a template's result)."""
+    secret_place = is_secret_query_name(key) if query else is_secret_key(key)
+    if not secret_place:
+        return False
+    if isinstance(item, str):
+        return bool(_literal_part(item))
+    return isinstance(item, int | float) and not isinstance(item, bool)
+
+
+def _is_query(key: object, path: str) -> bool:
+    return key == "query" and path.endswith("configuration")
+
+
 def _secrets(value: Any, path: str, where_to_put: str, *, query: bool) -> Iterator[StepProblem]:
     if isinstance(value, str):
         for found in find_credentials(value):
@@ -538,20 +552,31 @@ def _secrets(value: Any, path: str, where_to_put: str, *, query: bool) -> Iterat
         return
     for key, item in value.items():
         where = f"{path}.{key}"
-        secret_place = is_secret_query_name(key) if query else is_secret_key(key)
-        literal = (isinstance(item, str) and _literal_part(item)) or (
-            isinstance(item, int | float) and (not isinstance(item, bool))
-        )
-        if secret_place and literal:
+        if _stored_secret(key, item, query=query):
             yield StepProblem(
                 where,
                 f"{key!r} carries a secret, which must not be stored in a step; {where_to_put}",
                 level="save",
             )
             continue
-        yield from _secrets(
-            item, where, where_to_put, query=key == "query" and path.endswith("configuration")
-        )
+        yield from _secrets(item, where, where_to_put, query=_is_query(key, path))
+
+
+def scrub_secrets(value: Any, path: str = "configuration", *, query: bool = False) -> Any:
+    """`value` with what `secret_problems` finds taken out: secret places blanked, credential-looking
+    text replaced by a placeholder (for data stored before secrets were refused)."""
+    if isinstance(value, str):
+        return mask_credentials(value)[0]
+    if isinstance(value, list):
+        return [scrub_secrets(item, f"{path}.{index}") for index, item in enumerate(value)]
+    if not isinstance(value, Mapping):
+        return value
+    return {
+        key: ""
+        if _stored_secret(key, item, query=query)
+        else scrub_secrets(item, f"{path}.{key}", query=_is_query(key, path))
+        for key, item in value.items()
+    }
 
 
 def _credential_home(kind: str, where_to_put: str) -> str:

@@ -13,6 +13,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from autofy.security.crypto import CredentialCipher
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MINIMUM_SERVER_VERSION = 150000
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -80,12 +82,18 @@ async def check_server(database_url: str) -> None:
 
 
 def upgrade(
-    database_url: str, revision: str = "head", *, on_step: Callable[[str], None] | None = None
+    database_url: str,
+    revision: str = "head",
+    *,
+    on_step: Callable[[str], None] | None = None,
+    cipher: CredentialCipher | None = None,
 ) -> None:
     """Bring the schema to `revision`; a no-op when it is already there. `on_step` hears the id of
-    each revision as it is applied."""
+    each revision as it is applied; `cipher` encrypts what data migrations move into integrations
+    (else they read AUTOFY_ENCRYPTION_KEYS)."""
     asyncio.run(check_server(database_url))
     config = _config(database_url)
+    config.attributes["credential_cipher"] = cipher
     if on_step is not None:
         config.attributes["on_version_apply"] = lambda *, step, **_: on_step(step.up_revision_id)
     command.upgrade(config, revision)
