@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.assistant.embeddings import embed
 from autofy.assistant.intent import classify_intent
-from autofy.assistant.loop import AssistantReply, Emit, ignore_events, run_turn
+from autofy.assistant.loop import MAX_TURN_CREDITS, AssistantReply, Emit, ignore_events, run_turn
 from autofy.assistant.prompt import system_prompt
 from autofy.assistant.providers import ModelAccess, embedding_access, model_access
 from autofy.assistant.tools import TurnState, missing_integrations
@@ -54,6 +54,7 @@ from autofy.connectors.sdk import AuthenticationError, ConnectorError, Transient
 from autofy.errors import ConflictError, NotFoundError, PaymentRequiredError
 from autofy.integrations import repository as integrations_repository
 from autofy.security.crypto import CredentialCipher
+from autofy.security.secrets import PLACEHOLDER, mask_credentials, where_credentials_go
 from autofy.workflows.schemas import WorkflowSummary
 
 logger = logging.getLogger(__name__)
@@ -265,7 +266,7 @@ async def _answer_without_model(session: AsyncSession, text: str) -> _Fallback:
 
 
 def _reply_metadata(access: ModelAccess, reply: AssistantReply, state: TurnState) -> dict[str, Any]:
-    credits = credits_for_usage(reply.input_tokens, reply.output_tokens)
+    credits = min(credits_for_usage(reply.input_tokens, reply.output_tokens), MAX_TURN_CREDITS)
     metadata: dict[str, Any] = {
         "provider": access.provider.service_name,
         "model": reply.model,
@@ -304,10 +305,15 @@ async def post_message(
     *,
     emit: Emit = ignore_events,
 ) -> ChatTurn:
-    """Save the user's message, let the assistant answer it, and save the answer."""
+    """Save the user's message, let the assistant answer it, and save the answer.
+
+    A credential pasted into the message is replaced by a placeholder before the message is
+    stored, embedded or sent to the model, and the answer says where the credential belongs.
+    """
     current = await _load(session, session_id, lock=True)
     if current["status"] != "active":
         raise ChatSessionClosed(current["status"])
+    content, removed = mask_credentials(content)
     user_row = await repository.insert_message(
         session, {"session_id": session_id, "role": "user", "content": content, "metadata": {}}
     )
@@ -341,6 +347,11 @@ async def post_message(
         state.workflow = None
         error = _turn_error(failure, provider_name)
         text, metadata = error.message, {"error": error.model_dump()}
+    if removed:
+        note = _removed_secrets_note(removed)
+        await emit("token", {"text": note})
+        text += note
+        metadata["secrets_removed"] = removed
     assistant_row = await repository.insert_message(
         session, {"session_id": session_id, "role": "assistant", "content": text, "metadata": metadata}
     )
@@ -405,6 +416,14 @@ async def _assistant_answer(
         # The chat window shows what is saved: the note streams like the model's words.
         await emit("token", {"text": note})
     return reply.text + note, metadata
+
+
+def _removed_secrets_note(kinds: Sequence[str]) -> str:
+    places = "; ".join(f"for {kind}, {where_credentials_go(kind)}" for kind in kinds)
+    return (
+        f"\n\nYour message contained {', '.join(kinds)}: I replaced it with {PLACEHOLDER} before "
+        f"saving your message or sending it anywhere. Never paste credentials into a chat: {places}."
+    )
 
 
 def _name_from(content: str) -> str:

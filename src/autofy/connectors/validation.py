@@ -38,7 +38,13 @@ from pydantic_core import ErrorDetails
 from autofy.connectors.core.conditions import RuleGroup
 from autofy.connectors.sdk import StrictModel
 from autofy.engine.templating import environment
-from autofy.security.secrets import find_credentials, is_secret_key, is_secret_query_name, mask_credentials
+from autofy.security.secrets import (
+    find_credentials,
+    is_secret_key,
+    is_secret_query_name,
+    mask_credentials,
+    where_credentials_go,
+)
 
 if TYPE_CHECKING:
     from autofy.connectors.catalog import Catalog
@@ -539,7 +545,7 @@ def _secrets(value: Any, path: str, where_to_put: str, *, query: bool) -> Iterat
             yield StepProblem(
                 path,
                 f"this looks like {found.kind}: a credential must not be stored in a workflow; "
-                f"{_credential_home(found.kind, where_to_put)}",
+                f"{where_credentials_go(found.kind)}",
                 level="save",
             )
             break
@@ -552,7 +558,8 @@ def _secrets(value: Any, path: str, where_to_put: str, *, query: bool) -> Iterat
         return
     for key, item in value.items():
         where = f"{path}.{key}"
-        if _stored_secret(key, item, query=query):
+        known_format = isinstance(item, str) and bool(find_credentials(item))
+        if _stored_secret(key, item, query=query) and not known_format:
             yield StepProblem(
                 where,
                 f"{key!r} carries a secret, which must not be stored in a step; {where_to_put}",
@@ -577,13 +584,6 @@ def scrub_secrets(value: Any, path: str = "configuration", *, query: bool = Fals
         else scrub_secrets(item, f"{path}.{key}", query=_is_query(key, path))
         for key, item in value.items()
     }
-
-
-def _credential_home(kind: str, where_to_put: str) -> str:
-    for service in ("OpenAI", "Anthropic", "Telegram", "Gemini"):
-        if service in kind:
-            return f"connect {service} under Integrations and the steps use it"
-    return where_to_put
 
 
 # --- the workflow -------------------------------------------------------------------------------

@@ -75,3 +75,16 @@ def mask_credentials(text: str) -> tuple[str, list[str]]:
         position = item.end
     parts.append(text[position:])
     return "".join(parts), list(dict.fromkeys(item.kind for item in found))
+
+
+def where_credentials_go(kind: str) -> str:
+    """Where a credential of `kind` belongs instead: the integration that holds such a secret."""
+    for service in ("OpenAI", "Anthropic", "Telegram"):
+        if service in kind:
+            return f"connect {service} under Integrations, where the key is kept encrypted"
+    if kind == "a Google API key":
+        return "connect Gemini under Integrations, where the key is kept encrypted"
+    return (
+        "add it under Integrations as HTTP credentials (service `http`), kept encrypted, and name "
+        "that integration in the HTTP request step"
+    )
