@@ -7,8 +7,8 @@ committed together. The assistant's part runs in a savepoint: when the provider 
 the answer is an assistant message explaining the failure, with `metadata.error`.
 
 Without an LLM integration, the answer says what to connect and offers matching workflow
-templates, without any model call. Embeddings of the new messages are written after they are
-saved, in the same transaction, and a failure to embed never fails the chat.
+templates, without any model call. Embeddings of the new messages are computed after the answer
+is delivered, by a queued job (`chat.jobs`), and a failure to embed never fails the chat.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from autofy.assistant.providers import ModelAccess, embedding_access, model_acce
 from autofy.assistant.tools import TurnState, missing_integrations
 from autofy.audit import service as audit
 from autofy.audit.schemas import RequestInfo
-from autofy.chat import repository
+from autofy.chat import jobs, repository
 from autofy.chat.schemas import (
     ChatMessage,
     ChatSearchHit,
@@ -374,7 +374,8 @@ async def post_message(
         },
         meta=context.meta,
     )
-    await _embed_messages(session, context, user_id, [user_row, assistant_row])
+    # Embedded by a worker once this transaction commits: never on the answer's path.
+    await jobs.enqueue_embeddings(session, user_id, [user_row["id"], assistant_row["id"]])
     return ChatTurn(
         session=_session(session_row),
         user_message=_message(user_row),
@@ -433,20 +434,25 @@ def _name_from(content: str) -> str:
     )
 
 
-async def _embed_messages(
-    session: AsyncSession, context: TurnContext, user_id: uuid.UUID, rows: Sequence[RowMapping]
+async def embed_messages(
+    session: AsyncSession,
+    cipher: CredentialCipher,
+    policy: OutboundPolicy,
+    user_id: uuid.UUID,
+    message_ids: Sequence[uuid.UUID],
 ) -> None:
-    """Embed the turn's messages for semantic search; a failure is logged, never raised."""
+    """Embed the caller's messages for semantic search; a failure is logged, never raised."""
     try:
-        access = await embedding_access(session, context.cipher, context.policy, user_id)
-        if access is None:
+        access = await embedding_access(session, cipher, policy, user_id)
+        rows = await repository.messages_by_id(session, message_ids)
+        if access is None or not rows:
             return
         vectors = await embed(access, [row["content"] for row in rows])
         async with session.begin_nested():
             for row, vector in zip(rows, vectors, strict=True):
                 await repository.store_embedding(session, row["id"], vector, access.model)
     except (ConnectorError, SQLAlchemyError) as error:
-        logger.warning("chat messages of session %s not embedded: %s", rows[0]["session_id"], error)
+        logger.warning("chat messages %s not embedded: %s", [str(m) for m in message_ids], error)
 
 
 # --- search -------------------------------------------------------------------------------------
