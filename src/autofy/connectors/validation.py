@@ -558,8 +558,8 @@ def _secrets(value: Any, path: str, where_to_put: str, *, query: bool) -> Iterat
         return
     for key, item in value.items():
         where = f"{path}.{key}"
-        known_format = isinstance(item, str) and bool(find_credentials(item))
-        if _stored_secret(key, item, query=query) and not known_format:
+        # A value in a known format is reported as such (a more useful message), below.
+        if _stored_secret(key, item, query=query) and not (isinstance(item, str) and find_credentials(item)):
             yield StepProblem(
                 where,
                 f"{key!r} carries a secret, which must not be stored in a step; {where_to_put}",
