@@ -24,6 +24,7 @@ action declares.
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -57,6 +58,8 @@ APP_TRIGGERS: dict[str, tuple[str, str]] = {"email": ("gmail", "new_email")}
 # App triggers a `webhook` workflow may start with: the service itself delivers to the workflow's
 # hook URL (set up at activation). Without such a step, a webhook workflow is a plain webhook.
 WEBHOOK_APP_TRIGGERS: frozenset[tuple[str, str]] = frozenset({("telegram", "new_message")})
+# Every key a scheduled trigger_config may hold (`catalog.parse_schedule` says which go together).
+SCHEDULE_KEYS = frozenset({"cron", "timezone", "schedule", "time", "day_of_week"})
 MIN_POLL_INTERVAL_SECONDS = 10
 MAX_POLL_INTERVAL_SECONDS = 86_400
 # What a template may read (the engine's render context, see `RunState.template_context`).
@@ -187,11 +190,14 @@ def trigger_config_problems(
     if not isinstance(trigger_config, Mapping):
         return [StepProblem("trigger_config", "must be an object", level="save")]
     if trigger_type == "scheduled":
+        unknown = sorted(set(trigger_config) - SCHEDULE_KEYS)
+        if unknown:
+            message = f"unknown keys {unknown}; a schedule takes {', '.join(sorted(SCHEDULE_KEYS))}"
+            return [StepProblem("trigger_config", message, level="save")]
         try:
             parse_schedule(trigger_config)
         except ValueError as error:
-            level: ProblemLevel = "save" if "unknown keys" in str(error) else "activation"
-            return [StepProblem("trigger_config", str(error), level=level)]
+            return [StepProblem("trigger_config", str(error))]
         return []
     model: type[BaseModel] = {
         "manual": ManualTriggerConfig,
@@ -271,8 +277,6 @@ def _error_path(prefix: str, detail: ErrorDetails, data: Any) -> str:
 
 
 def _error_message(model: type[BaseModel], detail: ErrorDetails) -> str:
-    import difflib
-
     message = detail["msg"].removeprefix("Value error, ")
     location = detail["loc"]
     if detail["type"] == "extra_forbidden" and len(location) == 1:
@@ -614,7 +618,10 @@ def validate_workflow(
             *trigger_config_problems(trigger_type, trigger_config),
             StepProblem("steps", "a workflow needs at least one step"),
         ]
-    orders: list[Any] = [step.get("step_order", index) for index, step in enumerate(steps, start=1)]
+    orders: list[Any] = [
+        index if step.get("step_order") is None else step["step_order"]
+        for index, step in enumerate(steps, start=1)
+    ]
     problems: list[StepProblem] = []
     if any(not isinstance(order, int) or isinstance(order, bool) or order < 1 for order in orders):
         return [
