@@ -1,4 +1,5 @@
--- Secrets moved out of steps stay in their integrations; only the schema goes back.
+-- The older schema has no `http` service: HTTP credentials integrations are deleted (steps that
+-- name them then run unauthenticated); secrets blanked in steps are not restored.
 delete from public.integrations where service_name = 'http';
 drop index public.integrations_user_id_service_name_key;
 alter table public.integrations add constraint integrations_user_id_service_name_key
