@@ -278,3 +278,28 @@ async def test_a_secret_pasted_in_chat_is_replaced_before_it_is_stored_or_sent(
     async with database.service_session() as session:
         contents = list(await session.scalars(select(tables.chat_messages.c.content)))
     assert not any(BOT_TOKEN in content for content in contents)
+
+
+async def test_the_model_names_the_users_http_credentials_by_the_id_it_lists(
+    client: httpx.AsyncClient, database: Database, fake_openai: FakeOpenAI
+) -> None:
+    user = await sign_up(client)
+    await connect_openai(client, user, fake_openai)
+    credentials = {"scheme": "bearer", "token": "tok-live-77"}
+    api = await connect(client, user, "http", credentials, {"api_base": "https://api.example.com"})
+    chat = await start_session(client, user)
+    proposal = gmail_ai_telegram()
+    add_http_step({"integration_id": api["id"]})(proposal)
+
+    fake_openai.reply_tool_call("list_integrations", {})
+    fake_openai.reply_tool_call("create_workflow", proposal)
+    fake_openai.reply_text("Saved, using your Example API credentials.")
+    turn = await say(client, user, chat["id"], "Also log each summary to my API")
+
+    [listed] = tool_messages(fake_openai.chat_requests()[1])
+    http = next(item for item in listed["integrations"] if item["service_name"] == "http")
+    assert (http["id"], http["api_base"]) == (api["id"], "https://api.example.com")
+    assert "http" not in listed["not_connected"]
+    assert turn["workflow"] is not None
+    assert "tok-live-77" not in json.dumps(fake_openai.chat_requests())
+    await assert_nothing_unsafe_is_stored(client, database, user)

@@ -158,10 +158,13 @@ async def list_integrations(state: TurnState, arguments: NoArguments) -> dict[st
     rows = await integrations_repository.list_integrations(state.session)
     connected = [
         {
+            # The id is what an HTTP request step names (integration_id); never a credential.
+            "id": str(row["id"]),
             "service_name": row["service_name"],
             "display_name": row["display_name"],
             "status": row["status"],
             "account": (row["metadata"] or {}).get("account"),
+            "api_base": (row["configuration"] or {}).get("api_base"),
         }
         for row in rows
     ]
@@ -169,7 +172,10 @@ async def list_integrations(state: TurnState, arguments: NoArguments) -> dict[st
     not_connected = [
         service.service_name
         for service in catalog().describe().services
-        if service.requires_integration and service.service_name not in names
+        # HTTP credentials have no steps of their own: they are connected when an HTTP step needs one.
+        if service.requires_integration
+        and (service.actions or service.triggers)
+        and service.service_name not in names
     ]
     return {"integrations": connected, "not_connected": not_connected}
 
