@@ -83,6 +83,10 @@ async def test_a_step_may_name_only_its_owners_http_integration(client: httpx.As
     )
 
     assert mine["steps"][0]["configuration"]["integration_id"] == integration["id"]
+    exported = await client.get(f"/api/v1/workflows/{mine['id']}/export", headers=owner.headers)
+    assert exported.json()["steps"][0]["configuration"]["integration_id"] is None  # theirs to choose
+    imported = await client.post("/api/v1/workflows/import", json=exported.json(), headers=other.headers)
+    assert imported.status_code == 201, imported.text
     assert borrowed.status_code == wrong_service.status_code == 422
     assert (
         problem_fields(borrowed) == problem_fields(wrong_service) == ["steps.0.configuration.integration_id"]

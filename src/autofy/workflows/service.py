@@ -652,6 +652,18 @@ def _redact(value: Any) -> Any:
     return value
 
 
+def _shareable(step: Step) -> dict[str, Any]:
+    """A step's configuration for an export: secrets blanked, and no integration id (it names an
+    integration of this account only: whoever imports the file chooses their own)."""
+    configuration: dict[str, Any] = _redact(step.configuration)
+    if (
+        catalog().integration_service(step.service_name, step.action_name)
+        and "integration_id" in configuration
+    ):
+        configuration["integration_id"] = None
+    return configuration
+
+
 def _document(workflow: Workflow, *, redact_secrets: bool) -> WorkflowDocument:
     clean: Callable[[Any], Any] = _redact if redact_secrets else (lambda value: value)
     return WorkflowDocument(
@@ -666,7 +678,7 @@ def _document(workflow: Workflow, *, redact_secrets: bool) -> WorkflowDocument:
                 step_type=step.step_type,
                 service_name=step.service_name,
                 action_name=step.action_name,
-                configuration=clean(step.configuration),
+                configuration=_shareable(step) if redact_secrets else step.configuration,
                 conditions=step.conditions,
                 error_handling=ErrorHandling.model_validate(step.error_handling),
                 is_enabled=step.is_enabled,
