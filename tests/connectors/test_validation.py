@@ -95,6 +95,7 @@ def test_a_disabled_step_is_not_there_to_read() -> None:
     [
         ("{{ trigger.__class__ }}", "'__class__' is not allowed"),
         ("{{ trigger['__globals__'] }}", "'__globals__' is not allowed"),
+        ("{{ trigger | attr('__class__') }}", "'__class__' is not allowed"),
         ("{{ trigger.subject | shout }}", "No filter named 'shout'"),
         ("{% if trigger.x is prime %}x{% endif %}", "No test named 'prime'"),
         ("{{ trigger.subject }", "template error"),

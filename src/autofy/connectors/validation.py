@@ -381,6 +381,12 @@ def _facts(tree: nodes.Template, globals_: frozenset[str]) -> TemplateFacts:
         key = node.attr if isinstance(node, nodes.Getattr) else _constant(node.arg)
         if isinstance(key, str) and key.startswith("_"):
             forbidden.append(key)
+    # `attr('__class__')` reaches an attribute by name, like `.__class__` does.
+    for node in tree.find_all(nodes.Filter):
+        assert isinstance(node, nodes.Filter)
+        named = _constant(node.args[0]) if node.name == "attr" and node.args else None
+        if isinstance(named, str) and named.startswith("_"):
+            forbidden.append(named)
     references: list[Reference] = []
     for chain in chains:
         if id(chain) not in inner:
