@@ -33,6 +33,8 @@ down_revision = "0006_chat_search"
 branch_labels = None
 depends_on = None
 
+EXECUTIONS_PAGE = 500
+
 
 def _cipher() -> CredentialCipher | None:
     given = context.config.attributes.get("credential_cipher")
@@ -110,28 +112,44 @@ def _scrub_steps(bind: Any, cipher: CredentialCipher | None) -> None:
 
 
 def _scrub_executions(bind: Any) -> None:
-    rows = bind.execute(text("select id, engine_plan, step_results from public.workflow_executions")).all()
-    for row in rows:
-        plan = [
-            {
-                **step,
-                "configuration": scrub_secrets(step.get("configuration") or {}),
-                "conditions": scrub_secrets(step.get("conditions") or {}, "conditions"),
-            }
-            for step in row.engine_plan or []
-        ]
-        results = [
-            {**result, "input": scrub_secrets(result.get("input"))} if isinstance(result, dict) else result
-            for result in row.step_results or []
-        ]
-        if plan != (row.engine_plan or []) or results != (row.step_results or []):
-            bind.execute(
-                text(
-                    "update public.workflow_executions set engine_plan = cast(:plan as jsonb), "
-                    "step_results = cast(:results as jsonb) where id = :id"
-                ),
-                {"id": row.id, "plan": json.dumps(plan), "results": json.dumps(results)},
-            )
+    """Past executions' step copies, a page at a time: there may be millions of them."""
+    last = uuid.UUID(int=0)
+    while True:
+        rows = bind.execute(
+            text(
+                "select id, engine_plan, step_results from public.workflow_executions "
+                "where id > :last order by id limit :page"
+            ),
+            {"last": last, "page": EXECUTIONS_PAGE},
+        ).all()
+        if not rows:
+            return
+        last = rows[-1].id
+        for row in rows:
+            _scrub_execution(bind, row)
+
+
+def _scrub_execution(bind: Any, row: Any) -> None:
+    plan = [
+        {
+            **step,
+            "configuration": scrub_secrets(step.get("configuration") or {}),
+            "conditions": scrub_secrets(step.get("conditions") or {}, "conditions"),
+        }
+        for step in row.engine_plan or []
+    ]
+    results = [
+        {**result, "input": scrub_secrets(result.get("input"))} if isinstance(result, dict) else result
+        for result in row.step_results or []
+    ]
+    if plan != (row.engine_plan or []) or results != (row.step_results or []):
+        bind.execute(
+            text(
+                "update public.workflow_executions set engine_plan = cast(:plan as jsonb), "
+                "step_results = cast(:results as jsonb) where id = :id"
+            ),
+            {"id": row.id, "plan": json.dumps(plan), "results": json.dumps(results)},
+        )
 
 
 def upgrade() -> None:
