@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
@@ -143,9 +144,10 @@ def test_0007_moves_http_credentials_into_integrations_and_scrubs_the_rest(empty
 
 
 def test_0007_without_keys_removes_http_credentials_it_cannot_encrypt(
-    empty_database_url: str, monkeypatch: Any
+    empty_database_url: str, monkeypatch: Any, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("AUTOFY_ENCRYPTION_KEYS", raising=False)
+    monkeypatch.setenv("AUTOFY_DATA_DIR", str(tmp_path))  # no embedded keys there either
     migrate.upgrade(empty_database_url, "0006_chat_search")
     arranged = asyncio.run(arrange_old_shape(empty_database_url))
 
@@ -155,3 +157,22 @@ def test_0007_without_keys_removes_http_credentials_it_cannot_encrypt(
     assert integrations == []
     assert "integration_id" not in steps[0].configuration
     assert "tok-bearer-1" not in json.dumps([dict(step._mapping) for step in steps], default=str)
+
+
+def test_0007_uses_the_keys_the_embedded_default_generated(
+    empty_database_url: str, monkeypatch: Any, tmp_path: Path
+) -> None:
+    keys = generate_encryption_key()
+    (tmp_path / "secrets.json").write_text(json.dumps({"jwt_secret": "x" * 48, "encryption_keys": keys}))
+    monkeypatch.delenv("AUTOFY_ENCRYPTION_KEYS", raising=False)
+    monkeypatch.delenv("AUTOFY_DATABASE_URL", raising=False)
+    monkeypatch.setenv("AUTOFY_DATA_DIR", str(tmp_path))
+    migrate.upgrade(empty_database_url, "0006_chat_search")
+    arranged = asyncio.run(arrange_old_shape(empty_database_url))
+
+    migrate.upgrade(empty_database_url)
+
+    _, integrations, _ = asyncio.run(stored_state(empty_database_url, arranged))
+    cipher = CredentialCipher(parse_encryption_keys(keys))
+    decrypted = [cipher.decrypt(i.credentials, user_id=i.user_id, integration_id=i.id) for i in integrations]
+    assert {"scheme": "bearer", "token": "tok-bearer-1"} in decrypted

@@ -7,8 +7,9 @@ step (under a secret-named key, or a value in a known credential format) is blan
 and in past executions' copies of them (`engine_plan`, each step result's `input`).
 
 Encrypting needs the server's keys: the cipher given to `migrate.upgrade` (Alembic attribute
-`credential_cipher`), else `AUTOFY_ENCRYPTION_KEYS`. Without either, HTTP credentials are removed
-like any other secret (the step then runs unauthenticated until it names an integration).
+`credential_cipher`), else `AUTOFY_ENCRYPTION_KEYS`, else the embedded default's generated keys.
+Without any, HTTP credentials are removed like any other secret (the step then runs
+unauthenticated until it names an integration).
 
 Revision ID: 0007_step_secrets
 Revises: 0006_chat_search
@@ -23,9 +24,11 @@ import httpx
 from alembic import context, op
 from sqlalchemy import text
 
+from autofy.config import Settings
 from autofy.connectors.http_credentials import credentials_in_step
 from autofy.connectors.validation import scrub_secrets
 from autofy.db.sql import run_sql_file
+from autofy.runtime import DEV_SECRETS_FILE
 from autofy.security.crypto import CredentialCipher, parse_encryption_keys
 
 revision = "0007_step_secrets"
@@ -37,10 +40,17 @@ EXECUTIONS_PAGE = 500
 
 
 def _cipher() -> CredentialCipher | None:
+    """The server's cipher: given by the caller, else AUTOFY_ENCRYPTION_KEYS, else the keys the
+    embedded default generated into its data folder (read, never created here)."""
     given = context.config.attributes.get("credential_cipher")
     if isinstance(given, CredentialCipher):
         return given
     keys = os.environ.get("AUTOFY_ENCRYPTION_KEYS")
+    if not keys:
+        settings = Settings()
+        dev_secrets = settings.data_dir / DEV_SECRETS_FILE
+        if settings.uses_embedded_database and dev_secrets.exists():
+            keys = json.loads(dev_secrets.read_text()).get("encryption_keys")
     return CredentialCipher(parse_encryption_keys(keys)) if keys else None
 
 
