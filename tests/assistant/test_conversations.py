@@ -16,12 +16,14 @@ from autofy.db import tables
 from autofy.db.engine import Database
 from tests.api_fixtures import SignedUpUser, sign_up
 from tests.chat.api import connect, connect_anthropic, connect_openai, say, start_session
+from tests.engine.conftest import no_queued_jobs, start_worker, wait_until, worker
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.notion import FakeNotion
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.telegram import FakeTelegram
 
 CHAT_ID = 424242
+__all__ = ["start_worker", "worker"]
 
 
 def gmail_to_notion(database_id: str) -> dict[str, Any]:
@@ -395,8 +397,10 @@ async def test_ambiguous_request_gets_a_clarifying_question_and_no_workflow(
     }
 
 
+@pytest.mark.usefixtures("worker")  # it computes the embeddings the turn queues
 async def test_credentials_never_reach_the_model(
     client: httpx.AsyncClient,
+    database: Database,
     fake_openai: FakeOpenAI,
     fake_notion: FakeNotion,
     fake_telegram: FakeTelegram,
@@ -414,6 +418,7 @@ async def test_credentials_never_reach_the_model(
     fake_openai.reply_tool_call("describe_action", {"service_name": "telegram", "name": "send_message"})
     fake_openai.reply_text("You have OpenAI, Notion and Telegram connected.")
     await say(client, user, chat["id"], "What do I have connected? My key is not in here.")
+    await wait_until(lambda: no_queued_jobs(database), what="the queued embeddings")
 
     # Five model calls and the embedding of the two messages: every body the provider received.
     bodies = [request.body.decode() for request in fake_openai.requests]

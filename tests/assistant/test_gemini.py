@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from autofy.db.engine import Database
 from tests.api_fixtures import sign_up
 from tests.chat.api import connect, say, start_session
+from tests.engine.conftest import no_queued_jobs, start_worker, wait_until, worker
 from tests.fakes.gemini import FakeGemini
 
+__all__ = ["start_worker", "worker"]
 
+
+@pytest.mark.usefixtures("worker")  # it computes the embeddings the turn queues
 async def test_gemini_runs_the_tool_loop_and_embeds_the_messages(
-    client: httpx.AsyncClient, fake_gemini: FakeGemini
+    client: httpx.AsyncClient, database: Database, fake_gemini: FakeGemini
 ) -> None:
     user = await sign_up(client)
     await connect(
@@ -21,6 +27,7 @@ async def test_gemini_runs_the_tool_loop_and_embeds_the_messages(
     fake_gemini.reply_text("Telegram sends messages, photos and documents.")
 
     turn = await say(client, user, chat["id"], "What can Telegram do?")
+    await wait_until(lambda: no_queued_jobs(database), what="the queued embeddings")
 
     metadata = turn["assistant_message"]["metadata"]
     assert (metadata["provider"], metadata["model"], metadata["model_calls"]) == (

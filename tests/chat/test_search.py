@@ -15,11 +15,20 @@ from autofy.db import tables
 from autofy.db.engine import Database, user_claims
 from tests.api_fixtures import SignedUpUser, sign_up
 from tests.chat.api import connect_openai, say, start_session
+from tests.engine.conftest import no_queued_jobs, start_worker, wait_until, worker
 from tests.factories import create_chat_message
 from tests.fakes.llm_script import hashed_embedding
 from tests.fakes.openai import FakeOpenAI
 
 EMBEDDING_MODEL = "text-embedding-3-small"
+# Turns queue their messages' embeddings; an engine worker computes them after the answer.
+pytestmark = pytest.mark.usefixtures("worker")
+__all__ = ["start_worker", "worker"]
+
+
+async def embedded(database: Database) -> None:
+    """Wait until the worker has run every queued job (the turn's embeddings among them)."""
+    await wait_until(lambda: no_queued_jobs(database), what="the queued embeddings")
 
 
 async def search(client: httpx.AsyncClient, user: SignedUpUser, query: str) -> dict[str, Any]:
@@ -65,6 +74,7 @@ async def test_messages_are_embedded_by_the_service_and_search_fuses_both_rankin
     chat = await start_session(client, user)
     fake_openai.reply_text("I can file each bank statement in Notion.")
     turn = await say(client, user, chat["id"], "Where should my bank statement emails go?")
+    await embedded(database)
 
     embedding_request = fake_openai.requests_to("/embeddings")[0].json()
     assert embedding_request["model"] == EMBEDDING_MODEL
@@ -194,6 +204,7 @@ async def test_a_failed_embedding_never_fails_the_chat(
     fake_openai.reply_text("Still here.")
 
     turn = await say(client, user, chat["id"], "Remember the blue invoice")
+    await embedded(database)
 
     assert turn["assistant_message"]["content"] == "Still here."
     assert [vector for _, vector, _ in await stored_embeddings(database, chat["id"])] == [None, None]
@@ -203,7 +214,7 @@ async def test_a_failed_embedding_never_fails_the_chat(
 
 
 async def test_the_embedding_preference_turns_embeddings_off(
-    client: httpx.AsyncClient, fake_openai: FakeOpenAI
+    client: httpx.AsyncClient, database: Database, fake_openai: FakeOpenAI
 ) -> None:
     user = await sign_up(client)
     await connect_openai(client, user, fake_openai)
@@ -215,6 +226,7 @@ async def test_the_embedding_preference_turns_embeddings_off(
     fake_openai.reply_text("Understood.")
 
     await say(client, user, chat["id"], "No vectors please")
+    await embedded(database)
     found = await search(client, user, "vectors")
 
     assert fake_openai.requests_to("/embeddings") == []

@@ -133,18 +133,21 @@ async def test_a_failed_step_records_its_input_with_secrets_redacted(
     database: Database, effects: EngineEffects
 ) -> None:
     user = await create_user(database)
-    step = http_post(f"{effects.url}/effects/h", {"password": "hunter2", "note": "{{ trigger.note }}"})
-    step["configuration"]["headers"] = {"Authorization": "Bearer sk-live-123", "X-Trace": "t1"}
+    # Secrets that arrive with the run (a step may never store one) are rendered into the call.
+    body = {"password": "{{ trigger.password }}", "note": "{{ trigger.note }}"}
+    step = http_post(f"{effects.url}/effects/h", body)
+    step["configuration"]["headers"] = {"Authorization": "Bearer {{ trigger.token }}", "X-Trace": "t1"}
     step["error_handling"] = {"retry": False}
     workflow = await create_workflow(database, user, steps=[step])
     effects.fail(422, times=1, path_contains="/effects/h")
 
-    execution = await wait_finished(database, await start(database, workflow, {"note": "hello"}))
+    trigger = {"note": "hello", "password": "hunter2", "token": "sk-live-123"}
+    execution = await wait_finished(database, await start(database, workflow, trigger))
 
     recorded = execution.step_results[0]["input"]
     assert recorded["json_body"] == {"password": "[redacted]", "note": "hello"}
     assert recorded["headers"] == {"Authorization": "[redacted]", "X-Trace": "t1"}
-    assert "hunter2" not in str(execution.step_results)
+    assert "hunter2" not in str(execution.step_results)  # (the trigger data keeps what was sent)
     assert "sk-live-123" not in str(execution.step_results)
     # The real call carried the secrets; only the record hides them.
     assert effects.requests_to("/effects/h")[0].headers["authorization"] == "Bearer sk-live-123"

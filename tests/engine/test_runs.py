@@ -160,3 +160,16 @@ async def test_a_delayed_run_survives_a_worker_restart(database: Database, start
 
     assert execution.execution_status == "completed"
     assert execution.step_results[1]["output"] == {"result": "AFTER THE RESTART"}
+
+
+async def test_a_stored_template_too_deep_to_parse_fails_its_step_clearly(database: Database) -> None:
+    user = await create_user(database)
+    # Saved before the validator refused it (the API refuses it now): the engine checks again.
+    deep = "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"
+    workflow = await create_workflow(database, user, steps=[format_text(deep)])
+
+    execution = await wait_finished(database, await start(database, workflow))
+
+    assert execution.execution_status == "failed"
+    assert "nested too deeply" in execution.error_message
+    assert "configuration.text" in execution.error_message

@@ -32,6 +32,10 @@ class ScriptedReply:
     # Override the word-count usage, e.g. to test credit charging on large numbers.
     input_tokens: int | None = None
     output_tokens: int | None = None
+    # A reply the model's output limit cut: tool arguments end after this many characters and the
+    # finish reason says so (`length`).
+    cut_at: int | None = None
+    finish_reason: str = "length"
 
 
 @dataclass
@@ -61,6 +65,14 @@ class ScriptedModel:
 
     def reply_tool_calls(self, calls: list[ScriptedToolCall], *, text: str = "") -> None:
         self._queue(ScriptedReply(text=text, tool_calls=list(calls)))
+
+    def reply_cut_tool_call(
+        self, name: str, arguments: dict[str, Any], *, cut_at: int, finish_reason: str = "length"
+    ) -> None:
+        """A tool call whose arguments end after `cut_at` characters: cut by the output limit, or
+        (another `finish_reason`) a model that sent broken JSON."""
+        call = ScriptedToolCall(name, arguments)
+        self._queue(ScriptedReply(tool_calls=[call], cut_at=cut_at, finish_reason=finish_reason))
 
     def pending_replies(self) -> int:
         with self._script_lock:

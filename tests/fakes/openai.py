@@ -124,11 +124,13 @@ class FakeOpenAI(FakeServer, ScriptedModel):
             {
                 "id": f"call_fake{next(self._ids)}",
                 "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)[: reply.cut_at]},
             }
             for call in reply.tool_calls
         ]
-        finish_reason = "tool_calls" if tool_calls else "stop"
+        finish_reason = (
+            reply.finish_reason if reply.cut_at is not None else "tool_calls" if tool_calls else "stop"
+        )
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = _stream(

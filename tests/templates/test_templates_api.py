@@ -142,7 +142,7 @@ async def test_an_instantiated_template_passes_validation_once_integrations_exis
     after = await client.get(f"/api/v1/workflows/{workflow_id}/validation", headers=user.headers)
     activated = await client.post(f"/api/v1/workflows/{workflow_id}/activate", headers=user.headers)
 
-    assert after.json() == {"valid": True, "problems": []}
+    assert after.json() == {"valid": True, "problems": [], "warnings": []}
     assert activated.status_code == 200
     assert activated.json()["status"] == "active"
 
@@ -197,4 +197,4 @@ async def test_every_seed_template_instantiates_into_a_valid_draft_once_its_inte
     validation = await client.get(
         f"/api/v1/workflows/{created.json()['id']}/validation", headers=user.headers
     )
-    assert validation.json() == {"valid": True, "problems": []}
+    assert validation.json() == {"valid": True, "problems": [], "warnings": []}

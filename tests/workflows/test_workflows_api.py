@@ -272,7 +272,8 @@ async def test_export_and_import_round_trip_with_new_ids_and_blanked_secrets(
         "configuration": {
             "method": "GET",
             "url": "https://api.example.com/items",
-            "headers": {"Authorization": "Bearer sk-live-123", "Accept": "application/json"},
+            # A token passed on from the delivery: a template, since a stored token is refused.
+            "headers": {"Authorization": "Bearer {{ trigger.body.token }}", "Accept": "application/json"},
         },
     }
     original = await create_workflow(
@@ -294,7 +295,7 @@ async def test_export_and_import_round_trip_with_new_ids_and_blanked_secrets(
         "Authorization": "",
         "Accept": "application/json",
     }
-    assert "sk-live-123" not in exported.text
+    assert "trigger.body.token" not in exported.text
     assert "whsec-abc" not in exported.text
     assert [s["step_order"] for s in document["steps"]] == [1, 2]
 

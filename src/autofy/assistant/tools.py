@@ -6,8 +6,8 @@ is not the user's): it answers with the problem, so the model can fix it. Tools 
 credential: integrations are listed by service, status and account; lookups in Notion or Telegram
 return ids and titles.
 
-`create_workflow` validates the proposal with the catalog's own `validate_workflow` (what
-activation checks), saves it only when it has no problem, as a draft with `created_from_chat` and
+`create_workflow` validates the proposal with the workflow service's own validator (what
+activation checks, except services not connected yet), saves it only when it has no problem, as a draft with `created_from_chat` and
 the chat session, and points the session at it. After `MAX_REPAIRS` invalid proposals in a turn it
 stops accepting more and tells the model to ask the user instead.
 """
@@ -37,9 +37,9 @@ from autofy.executions.repository import ExecutionFilters
 from autofy.integrations import repository as integrations_repository
 from autofy.integrations.service import CredentialsUnreadable, decrypted_credentials
 from autofy.security.crypto import CredentialCipher
+from autofy.security.secrets import is_secret_key
 from autofy.workflows import service as workflow_service
 from autofy.workflows.schemas import Workflow, WorkflowDocument
-from autofy.workflows.service import SECRET_KEY_PATTERN
 
 MAX_REPAIRS = 3
 MAX_SEARCH_HITS = 8
@@ -158,10 +158,13 @@ async def list_integrations(state: TurnState, arguments: NoArguments) -> dict[st
     rows = await integrations_repository.list_integrations(state.session)
     connected = [
         {
+            # The id is what an HTTP request step names (integration_id); never a credential.
+            "id": str(row["id"]),
             "service_name": row["service_name"],
             "display_name": row["display_name"],
             "status": row["status"],
             "account": (row["metadata"] or {}).get("account"),
+            "api_base": (row["configuration"] or {}).get("api_base"),
         }
         for row in rows
     ]
@@ -169,7 +172,10 @@ async def list_integrations(state: TurnState, arguments: NoArguments) -> dict[st
     not_connected = [
         service.service_name
         for service in catalog().describe().services
-        if service.requires_integration and service.service_name not in names
+        # HTTP credentials have no steps of their own: they are connected when an HTTP step needs one.
+        if service.requires_integration
+        and (service.actions or service.triggers)
+        and service.service_name not in names
     ]
     return {"integrations": connected, "not_connected": not_connected}
 
@@ -239,20 +245,21 @@ async def missing_integrations(session: AsyncSession, services: set[str]) -> lis
 # --- workflows ----------------------------------------------------------------------------------
 
 
-def _problems(proposal: Mapping[str, Any]) -> tuple[WorkflowDocument | None, list[str]]:
-    """The proposal as a workflow document and everything wrong with it, as activation sees it."""
+async def _problems(
+    session: AsyncSession, proposal: Mapping[str, Any]
+) -> tuple[WorkflowDocument | None, list[str]]:
+    """The proposal as a workflow document and everything wrong with it, as activation sees it
+    (a service not connected yet is reported apart, as `missing_integrations`)."""
     try:
         document = WorkflowDocument.model_validate(proposal)
     except ValidationError as error:
         return None, [
             f"{'.'.join(str(part) for part in detail['loc'])}: {detail['msg']}" for detail in error.errors()
         ]
-    steps = [
-        {**step.model_dump(exclude={"step_order"}), "step_order": step.step_order or index}
-        for index, step in enumerate(document.steps, start=1)
-    ]
-    problems = catalog().validate_workflow(document.trigger_type, document.trigger_config, steps)
-    return document, [str(problem) for problem in problems]
+    problems = await workflow_service.document_problems(
+        session, document.trigger_type, document.trigger_config, document.ordered_steps(), connections=False
+    )
+    return document, [str(problem) for problem in problems if problem.blocks_activation]
 
 
 async def create_workflow(state: TurnState, arguments: ProposedWorkflow) -> dict[str, Any]:
@@ -264,7 +271,7 @@ async def create_workflow(state: TurnState, arguments: ProposedWorkflow) -> dict
                 "Tell the user what is unclear and ask them."
             ),
         }
-    document, problems = _problems(arguments.model_dump())
+    document, problems = await _problems(state.session, arguments.model_dump())
     if document is None or problems:
         state.invalid_proposals += 1
         return {
@@ -348,10 +355,7 @@ async def list_executions(state: TurnState, arguments: ListExecutions) -> dict[s
 def preview(value: Any) -> Any:
     """`value` with secret-looking fields blanked and long texts cut, for the model to read."""
     if isinstance(value, Mapping):
-        return {
-            key: REDACTED if SECRET_KEY_PATTERN.search(str(key)) else preview(item)
-            for key, item in value.items()
-        }
+        return {key: REDACTED if is_secret_key(key) else preview(item) for key, item in value.items()}
     if isinstance(value, list):
         return [preview(item) for item in value[:20]]
     if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:

@@ -7,8 +7,8 @@ committed together. The assistant's part runs in a savepoint: when the provider 
 the answer is an assistant message explaining the failure, with `metadata.error`.
 
 Without an LLM integration, the answer says what to connect and offers matching workflow
-templates, without any model call. Embeddings of the new messages are written after they are
-saved, in the same transaction, and a failure to embed never fails the chat.
+templates, without any model call. Embeddings of the new messages are computed after the answer
+is delivered, by a queued job (`chat.jobs`), and a failure to embed never fails the chat.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.assistant.embeddings import embed
 from autofy.assistant.intent import classify_intent
-from autofy.assistant.loop import AssistantReply, Emit, ignore_events, run_turn
+from autofy.assistant.loop import MAX_TURN_CREDITS, AssistantReply, Emit, ignore_events, run_turn
 from autofy.assistant.prompt import system_prompt
 from autofy.assistant.providers import ModelAccess, embedding_access, model_access
 from autofy.assistant.tools import TurnState, missing_integrations
 from autofy.audit import service as audit
 from autofy.audit.schemas import RequestInfo
-from autofy.chat import repository
+from autofy.chat import jobs, repository
 from autofy.chat.schemas import (
     ChatMessage,
     ChatSearchHit,
@@ -54,6 +54,7 @@ from autofy.connectors.sdk import AuthenticationError, ConnectorError, Transient
 from autofy.errors import ConflictError, NotFoundError, PaymentRequiredError
 from autofy.integrations import repository as integrations_repository
 from autofy.security.crypto import CredentialCipher
+from autofy.security.secrets import PLACEHOLDER, mask_credentials, where_credentials_go
 from autofy.workflows.schemas import WorkflowSummary
 
 logger = logging.getLogger(__name__)
@@ -265,7 +266,7 @@ async def _answer_without_model(session: AsyncSession, text: str) -> _Fallback:
 
 
 def _reply_metadata(access: ModelAccess, reply: AssistantReply, state: TurnState) -> dict[str, Any]:
-    credits = credits_for_usage(reply.input_tokens, reply.output_tokens)
+    credits = min(credits_for_usage(reply.input_tokens, reply.output_tokens), MAX_TURN_CREDITS)
     metadata: dict[str, Any] = {
         "provider": access.provider.service_name,
         "model": reply.model,
@@ -304,10 +305,15 @@ async def post_message(
     *,
     emit: Emit = ignore_events,
 ) -> ChatTurn:
-    """Save the user's message, let the assistant answer it, and save the answer."""
+    """Save the user's message, let the assistant answer it, and save the answer.
+
+    A credential pasted into the message is replaced by a placeholder before the message is
+    stored, embedded or sent to the model, and the answer says where the credential belongs.
+    """
     current = await _load(session, session_id, lock=True)
     if current["status"] != "active":
         raise ChatSessionClosed(current["status"])
+    content, removed = mask_credentials(content)
     user_row = await repository.insert_message(
         session, {"session_id": session_id, "role": "user", "content": content, "metadata": {}}
     )
@@ -341,6 +347,11 @@ async def post_message(
         state.workflow = None
         error = _turn_error(failure, provider_name)
         text, metadata = error.message, {"error": error.model_dump()}
+    if removed:
+        note = _removed_secrets_note(removed)
+        await emit("token", {"text": note})
+        text += note
+        metadata["secrets_removed"] = removed
     assistant_row = await repository.insert_message(
         session, {"session_id": session_id, "role": "assistant", "content": text, "metadata": metadata}
     )
@@ -363,7 +374,8 @@ async def post_message(
         },
         meta=context.meta,
     )
-    await _embed_messages(session, context, user_id, [user_row, assistant_row])
+    # Embedded by a worker once this transaction commits: never on the answer's path.
+    await jobs.enqueue_embeddings(session, user_id, [user_row["id"], assistant_row["id"]])
     return ChatTurn(
         session=_session(session_row),
         user_message=_message(user_row),
@@ -407,6 +419,14 @@ async def _assistant_answer(
     return reply.text + note, metadata
 
 
+def _removed_secrets_note(kinds: Sequence[str]) -> str:
+    places = "; ".join(f"for {kind}, {where_credentials_go(kind)}" for kind in kinds)
+    return (
+        f"\n\nYour message contained {', '.join(kinds)}: I replaced it with {PLACEHOLDER} before "
+        f"saving your message or sending it anywhere. Never paste credentials into a chat: {places}."
+    )
+
+
 def _name_from(content: str) -> str:
     first_line = content.strip().splitlines()[0]
     return (
@@ -414,20 +434,25 @@ def _name_from(content: str) -> str:
     )
 
 
-async def _embed_messages(
-    session: AsyncSession, context: TurnContext, user_id: uuid.UUID, rows: Sequence[RowMapping]
+async def embed_messages(
+    session: AsyncSession,
+    cipher: CredentialCipher,
+    policy: OutboundPolicy,
+    user_id: uuid.UUID,
+    message_ids: Sequence[uuid.UUID],
 ) -> None:
-    """Embed the turn's messages for semantic search; a failure is logged, never raised."""
+    """Embed the caller's messages for semantic search; a failure is logged, never raised."""
     try:
-        access = await embedding_access(session, context.cipher, context.policy, user_id)
-        if access is None:
+        access = await embedding_access(session, cipher, policy, user_id)
+        rows = await repository.messages_by_id(session, message_ids)
+        if access is None or not rows:
             return
         vectors = await embed(access, [row["content"] for row in rows])
         async with session.begin_nested():
             for row, vector in zip(rows, vectors, strict=True):
                 await repository.store_embedding(session, row["id"], vector, access.model)
     except (ConnectorError, SQLAlchemyError) as error:
-        logger.warning("chat messages of session %s not embedded: %s", rows[0]["session_id"], error)
+        logger.warning("chat messages %s not embedded: %s", [str(m) for m in message_ids], error)
 
 
 # --- search -------------------------------------------------------------------------------------

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel
 
 from autofy.connectors.anthropic import connector as anthropic
 from autofy.connectors.core import CoreConnector
 from autofy.connectors.core.conditions import RuleGroup
 from autofy.connectors.gemini import connector as gemini
 from autofy.connectors.gmail import connector as gmail
+from autofy.connectors.http_credentials import connector as http_credentials
 from autofy.connectors.notion import connector as notion
 from autofy.connectors.openai import connector as openai
 from autofy.connectors.openrouter import connector as openrouter
@@ -41,7 +39,22 @@ from autofy.connectors.schemas import (
 )
 from autofy.connectors.sdk import Action, Connector, PollingTrigger
 from autofy.connectors.telegram import connector as telegram
+from autofy.connectors.validation import (
+    APP_TRIGGERS,
+    MIN_POLL_INTERVAL_SECONDS,
+    STEP_TYPES,
+    StepProblem,
+    WorkflowCheck,
+    empty_required_problems,
+    model_problems,
+    rule_problems,
+    template_problems,
+    validate_workflow,
+)
 from autofy.errors import NotFoundError
+
+# Kept importable from here, where the triggers and older callers look for them.
+__all__ = ["APP_TRIGGERS", "MIN_POLL_INTERVAL_SECONDS", "Catalog", "StepProblem", "catalog", "parse_schedule"]
 
 # One entry per line (the trailing comma keeps it so): adding a connector is one import, one line.
 CONNECTORS: tuple[Connector, ...] = (
@@ -53,57 +66,11 @@ CONNECTORS: tuple[Connector, ...] = (
     anthropic,
     gemini,
     openrouter,
+    http_credentials,
 )
 
-STEP_TYPES = ("trigger", "action", "condition", "delay")
-TRIGGER_TYPES = ("manual", "scheduled", "webhook", "email")
-# Trigger types started by an app trigger, which step 1 names (`gmail/new_email` for email).
-APP_TRIGGERS: dict[str, tuple[str, str]] = {"email": ("gmail", "new_email")}
-# App triggers a `webhook` workflow may start with: the service itself delivers to the workflow's
-# hook URL (set up at activation). Without such a step, a webhook workflow is a plain webhook.
-WEBHOOK_APP_TRIGGERS: frozenset[tuple[str, str]] = frozenset({("telegram", "new_message")})
 MIN_DESCRIPTION_LENGTH = 30
-MIN_POLL_INTERVAL_SECONDS = 10
-MAX_POLL_INTERVAL_SECONDS = 86_400
-
-_TEMPLATE_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-# Errors that say "this is not a number/list/object at all": a template mixed with literal text
-# cannot stand in for such a field, while a whole-value template can (it renders to the value).
-_TYPE_MISMATCHES = frozenset(
-    {
-        "int_parsing",
-        "int_type",
-        "float_parsing",
-        "float_type",
-        "bool_parsing",
-        "bool_type",
-        "decimal_parsing",
-        "dict_type",
-        "list_type",
-        "tuple_type",
-        "set_type",
-        "model_type",
-        "model_attributes_type",
-    }
-)
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-@dataclass(frozen=True)
-class StepProblem:
-    """One reason a step or workflow is invalid, addressed so a person or a model can fix it.
-
-    `field` is a dotted path inside the step (`configuration.auth.token`, `step_type`) or the
-    workflow (`trigger_config.cron`); `step_order` is None for workflow-level problems.
-    """
-
-    field: str
-    message: str
-    step_order: int | None = None
-
-    def __str__(self) -> str:
-        where = f"step {self.step_order}: " if self.step_order is not None else ""
-        return f"{where}{self.field}: {self.message}" if self.field else f"{where}{self.message}"
 
 
 class UnknownService(NotFoundError):
@@ -199,15 +166,6 @@ def _clock(value: Any) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def contains_template(text: str) -> bool:
-    return "{{" in text or "{%" in text
-
-
-def is_whole_template(text: str) -> bool:
-    """True when nothing but template blocks (and spaces) make up `text`."""
-    return contains_template(text) and not _TEMPLATE_BLOCK.sub("", text).strip()
-
-
 class Catalog:
     """Every connector's declarations, indexed for lookup, validation, description and search."""
 
@@ -216,7 +174,6 @@ class Catalog:
         self._services: dict[str, Connector] = {}
         for connector in self.connectors:
             self._services.setdefault(connector.service_name, connector)
-        self._template_environment = SandboxedEnvironment()
 
     # Lookup -------------------------------------------------------------------------------------
 
@@ -304,22 +261,28 @@ class Catalog:
         of another type when the whole value is one template: they are rendered only at run time.
         """
         if step_type not in STEP_TYPES:
-            return [StepProblem("step_type", f"must be one of {', '.join(STEP_TYPES)}")]
+            return [StepProblem("step_type", f"must be one of {', '.join(STEP_TYPES)}", level="save")]
         connector = self._services.get(service_name)
         if connector is None:
             message = f"unknown service {service_name!r}" + _did_you_mean(
                 _close(service_name, self._services)
             )
-            return [StepProblem("service_name", message)]
+            return [StepProblem("service_name", message, level="save")]
         model, problems = self._step_model(connector, step_type, action_name)
+        # A step that names nothing real cannot even be a draft.
+        problems = [replace(problem, level="save") for problem in problems]
         if model is None:
             return problems
         if not isinstance(configuration, Mapping):
-            return [*problems, StepProblem("configuration", "must be an object")]
+            return [*problems, StepProblem("configuration", "must be an object", level="save")]
+        schema_problems = model_problems(model, configuration, prefix="configuration")
+        if not schema_problems and issubclass(model, RuleGroup):
+            schema_problems = rule_problems(configuration, "configuration", required=True)
         return [
             *problems,
-            *model_problems(model, configuration, prefix="configuration"),
-            *self._template_problems(configuration, "configuration"),
+            *schema_problems,
+            *empty_required_problems(model, configuration, prefix="configuration"),
+            *template_problems(configuration, "configuration", None),
         ]
 
     def _step_model(
@@ -356,80 +319,34 @@ class Catalog:
             )
         ]
 
-    def _template_problems(self, value: Any, path: str) -> Iterator[StepProblem]:
-        for where, text in _strings(value, path):
-            if contains_template(text):
-                try:
-                    self._template_environment.parse(text)
-                except TemplateSyntaxError as error:
-                    yield StepProblem(where, f"template error: {error.message}")
-
     def validate_workflow(
         self, trigger_type: str, trigger_config: Any, steps: Sequence[Mapping[str, Any]]
     ) -> list[StepProblem]:
-        """Everything wrong with a workflow: its trigger, the order of its steps, and every step.
+        """Everything wrong with a workflow, by the catalog alone (`validation.validate_workflow`
+        with no knowledge of the caller's integrations)."""
+        return validate_workflow(WorkflowCheck(self), trigger_type, trigger_config, steps)
 
-        `steps` are mappings with `step_order`, `step_type`, `service_name`, `action_name`,
-        `configuration` and optionally `conditions` (the workflow format's step objects).
-        """
-        problems = trigger_config_problems(trigger_type, trigger_config)
-        if not steps:
-            return [*problems, StepProblem("steps", "a workflow needs at least one step")]
-        orders: list[Any] = [step.get("step_order") for step in steps]
-        if any(not isinstance(order, int) or isinstance(order, bool) or order < 1 for order in orders):
-            return [*problems, StepProblem("step_order", "every step needs a step_order of 1 or more")]
-        duplicates = sorted({order for order in orders if orders.count(order) > 1})
-        if duplicates:
-            problems.append(StepProblem("step_order", f"step_order {duplicates} used more than once"))
-        ordered = sorted(steps, key=lambda step: int(step["step_order"]))
-        problems += self._trigger_step_problems(trigger_type, ordered)
-        for position, step in enumerate(ordered):
-            order = int(step["step_order"])
-            step_problems = self.validate_step(
-                str(step.get("step_type", "")),
-                str(step.get("service_name", "")),
-                str(step.get("action_name", "")),
-                step.get("configuration", {}),
-            )
-            if position > 0 and step.get("step_type") == "trigger":
-                step_problems.append(StepProblem("step_type", "only step 1 can be a trigger step"))
-            conditions = step.get("conditions") or {}
-            step_problems += model_problems(RuleGroup, conditions, prefix="conditions")
-            step_problems += self._template_problems(conditions, "conditions")
-            problems += [StepProblem(p.field, p.message, order) for p in step_problems]
-        return problems
+    def output_fields(self, service_name: str, action_name: str, configuration: Any) -> frozenset[str] | None:
+        """The fields a step's output has, or None when they are only known at run time."""
+        connector = self._services.get(service_name)
+        if connector is None:
+            return None
+        entries: list[Any] = [*connector.actions, *connector.triggers]
+        entry = next((item for item in entries if item.name == action_name), None)
+        if entry is None:
+            return None
+        if entry.output_model.model_config.get("extra") == "allow":
+            # Outputs shaped by the step's own configuration (set_fields: exactly its fields).
+            fields = configuration.get("fields") if isinstance(configuration, Mapping) else None
+            return frozenset(fields) if isinstance(fields, Mapping) else None
+        schema = entry.output_model.model_json_schema(mode="serialization")
+        return frozenset(schema.get("properties", {}))
 
-    def _trigger_step_problems(
-        self, trigger_type: str, ordered: Sequence[Mapping[str, Any]]
-    ) -> list[StepProblem]:
-        first = ordered[0]
-        first_order = int(first["step_order"])
-        named = (first.get("service_name"), first.get("action_name"))
-        expected = APP_TRIGGERS.get(trigger_type)
-        if expected is not None:
-            if first.get("step_type") != "trigger" or named != expected:
-                wanted = "/".join(expected)
-                return [
-                    StepProblem(
-                        "step_type",
-                        f"with trigger_type {trigger_type!r}, step 1 must be the {wanted} trigger step",
-                        first_order,
-                    )
-                ]
-            return []
-        if first.get("step_type") == "trigger":
-            if trigger_type == "webhook" and named in WEBHOOK_APP_TRIGGERS:
-                return []
-            starters = [kind for kind, trigger in APP_TRIGGERS.items() if trigger == named]
-            starters += ["webhook"] if named in WEBHOOK_APP_TRIGGERS else []
-            needed = (
-                f"trigger_type {starters[0]!r}"
-                if starters
-                else "a trigger_type that Autofy does not offer yet"
-            )
-            message = f"the trigger step {named[0]}/{named[1]} needs {needed}, not {trigger_type!r}"
-            return [StepProblem("step_type", message, first_order)]
-        return []
+    def integration_service(self, service_name: str, action_name: str) -> str | None:
+        """The service of the integration a step names by `integration_id`, when its action takes one."""
+        connector = self._services.get(service_name)
+        action = next((a for a in connector.actions if a.name == action_name), None) if connector else None
+        return action.integration_service if action is not None else None
 
     def required_services(self, steps: Sequence[Mapping[str, Any]]) -> set[str]:
         """The services whose integration a workflow needs (built-in steps need none)."""
@@ -439,101 +356,6 @@ class Catalog:
             if (connector := self._services.get(str(step.get("service_name")))) is not None
             and connector.requires_integration
         }
-
-
-def trigger_config_problems(trigger_type: str, trigger_config: Any) -> list[StepProblem]:
-    if trigger_type not in TRIGGER_TYPES:
-        return [StepProblem("trigger_type", f"must be one of {', '.join(TRIGGER_TYPES)}")]
-    if not isinstance(trigger_config, Mapping):
-        return [StepProblem("trigger_config", "must be an object")]
-    if trigger_type == "scheduled":
-        try:
-            parse_schedule(trigger_config)
-        except ValueError as error:
-            return [StepProblem("trigger_config", str(error))]
-    if trigger_type == "email" and "poll_interval_seconds" in trigger_config:
-        interval = trigger_config["poll_interval_seconds"]
-        if not isinstance(interval, int) or not (
-            MIN_POLL_INTERVAL_SECONDS <= interval <= MAX_POLL_INTERVAL_SECONDS
-        ):
-            message = f"must be a whole number of seconds from {MIN_POLL_INTERVAL_SECONDS} to {MAX_POLL_INTERVAL_SECONDS}"
-            return [StepProblem("trigger_config.poll_interval_seconds", message)]
-    if trigger_type == "webhook" and "signing_secret" in trigger_config:
-        secret = trigger_config["signing_secret"]
-        if not isinstance(secret, str) or not secret:
-            return [StepProblem("trigger_config.signing_secret", "must be a non-empty text")]
-    return []
-
-
-def model_problems(model: type[BaseModel], data: Mapping[str, Any], *, prefix: str) -> list[StepProblem]:
-    """`data` checked against `model`, tolerating templates that are rendered only at run time."""
-    try:
-        model.model_validate(data)
-    except ValidationError as error:
-        return [
-            StepProblem(_error_path(prefix, detail, data), _error_message(model, detail))
-            for detail in error.errors()
-            if not _stands_for_template(detail, data)
-        ]
-    return []
-
-
-def _walk(detail: ErrorDetails, data: Any) -> Iterator[tuple[str | int, bool, Any]]:
-    """Each part of the error's location: whether `data` has it, and the value found there.
-
-    Parts that are not in the data are union member tags or a missing field.
-    """
-    value = data
-    for part in detail["loc"]:
-        present, child = _child(value, part)
-        if present:
-            value = child
-        yield part, present, child
-
-
-def _child(value: Any, part: str | int) -> tuple[bool, Any]:
-    if isinstance(value, Mapping) and part in value:
-        return True, value[part]
-    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
-        return True, value[part]
-    return False, None
-
-
-def _stands_for_template(detail: ErrorDetails, data: Any) -> bool:
-    for _, _, value in [("", True, data), *_walk(detail, data)]:
-        if isinstance(value, str) and contains_template(value):
-            return is_whole_template(value) or detail["type"] not in _TYPE_MISMATCHES
-    return False
-
-
-def _error_path(prefix: str, detail: ErrorDetails, data: Any) -> str:
-    walked = list(_walk(detail, data))
-    parts = [
-        str(part)
-        for index, (part, present, _) in enumerate(walked)
-        if present or (index == len(walked) - 1 and detail["type"] == "missing")
-    ]
-    return ".".join([prefix, *parts])
-
-
-def _error_message(model: type[BaseModel], detail: ErrorDetails) -> str:
-    message = detail["msg"].removeprefix("Value error, ")
-    location = detail["loc"]
-    if detail["type"] == "extra_forbidden" and len(location) == 1:
-        known = [field.alias or name for name, field in model.model_fields.items()]
-        return f"unknown field {location[0]!r}" + _did_you_mean(_close(str(location[0]), known))
-    return message
-
-
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _strings(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{path}.{index}")
 
 
 def _entries(service: ServiceDescription) -> list[ActionDescription | TriggerDescription]:

@@ -155,6 +155,9 @@ class Action(Generic[InputT, OutputT]):
     step_type: ClassVar[StepKind] = "action"
     # Credits charged per successful run; LLM actions add their token-based charge on top.
     credits: ClassVar[int] = 1
+    # The service of the integration the step names in its `integration_id` field, for actions
+    # whose credentials are chosen per step (the HTTP request step's HTTP credentials).
+    integration_service: ClassVar[str | None] = None
 
     async def run(self, ctx: ConnectorContext, params: InputT) -> OutputT:
         raise NotImplementedError
@@ -210,6 +213,11 @@ class Connector:
     @property
     def requires_integration(self) -> bool:
         return self.auth.kind != "none"
+
+    def credential_problems(self, credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+        """What is wrong with credentials beyond the declared fields, as (field, message): for
+        connectors whose needed fields depend on another field's value."""
+        return []
 
     async def test(self, ctx: ConnectorContext) -> ConnectionTestResult:
         """Make the service's cheapest identity call with the integration's credentials."""

@@ -14,6 +14,8 @@ import asyncpg
 if TYPE_CHECKING:
     from alembic.config import Config
 
+from autofy.security.crypto import CredentialCipher
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MINIMUM_SERVER_VERSION = 150000
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -211,10 +213,15 @@ async def check_privileges(database_url: str) -> None:
 
 
 def upgrade(
-    database_url: str, revision: str = "head", *, on_step: Callable[[str], None] | None = None
+    database_url: str,
+    revision: str = "head",
+    *,
+    on_step: Callable[[str], None] | None = None,
+    cipher: CredentialCipher | None = None,
 ) -> None:
     """Bring the schema to `revision`; a no-op when it is already there. `on_step` hears the id of
-    each revision as it is applied. Before migrating, the role's privileges are checked."""
+    each revision as it is applied; `cipher` encrypts what data migrations move into integrations
+    (else they read AUTOFY_ENCRYPTION_KEYS). Before migrating, the role's privileges are checked."""
     asyncio.run(check_server(database_url))
     up_to_date = asyncio.run(schema_status(database_url)).up_to_date
     if up_to_date and revision == "head":
@@ -224,6 +231,7 @@ def upgrade(
     from alembic import command
 
     config = _config(database_url)
+    config.attributes["credential_cipher"] = cipher
     if on_step is not None:
         config.attributes["on_version_apply"] = lambda *, step, **_: on_step(step.up_revision_id)
     command.upgrade(config, revision)

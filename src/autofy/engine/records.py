@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+from autofy.security.secrets import is_secret_key
 
 StepStatus = Literal["completed", "skipped", "failed", "filtered"]
 
@@ -22,22 +23,12 @@ HISTORY_VALUE_BYTES = 32 * 1024
 HISTORY_PREVIEW_CHARACTERS = 4096
 
 REDACTED = "[redacted]"
-# A secret word as a whole part of the key: `access_token`, `X-API-Key`, `Authorization`,
-# `client_secret` are redacted; `tokens_used`, `secretary`, `passed` are not.
-_SECRET_KEY = re.compile(
-    r"(?:^|[_\-\s.])(?:passwords?|passphrase|passwd|secrets?|token|api[_\-]?key|authorization|cookies?"
-    r"|credentials?|private[_\-]?key)(?:$|[_\-\s.])",
-    re.IGNORECASE,
-)
 
 
 def redact(value: Any) -> Any:
     """`value` with the values of secret-looking keys (password, token, api_key, …) replaced."""
     if isinstance(value, dict):
-        return {
-            key: REDACTED if isinstance(key, str) and _SECRET_KEY.search(key) else redact(item)
-            for key, item in value.items()
-        }
+        return {key: REDACTED if is_secret_key(key) else redact(item) for key, item in value.items()}
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value

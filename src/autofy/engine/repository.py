@@ -298,6 +298,20 @@ async def integration_for(connection: Connection, user_id: uuid.UUID, service_na
     return row
 
 
+async def named_integration(
+    connection: Connection, user_id: uuid.UUID, integration_id: uuid.UUID, service_name: str
+) -> Row | None:
+    """An integration a step names by id: only the run owner's own, of the service the step takes."""
+    row: Row | None = await connection.fetchrow(
+        "select id, credentials, configuration, status from public.integrations "
+        "where id = $1 and user_id = $2 and service_name = $3",
+        integration_id,
+        user_id,
+        service_name,
+    )
+    return row
+
+
 async def save_integration_credentials(
     connection: Connection, integration_id: uuid.UUID, stored: dict[str, Any]
 ) -> None:

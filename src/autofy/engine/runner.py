@@ -24,6 +24,7 @@ from typing import Any
 
 from autofy.connectors.core.conditions import evaluate_conditions
 from autofy.connectors.sdk import AuthenticationError, ConnectorError, PermanentError, TransientError
+from autofy.connectors.validation import step_run_problem
 from autofy.engine import queue, repository
 from autofy.engine.actions import ActionInvoker, Credentials, is_instant
 from autofy.engine.config import EngineConfig
@@ -161,7 +162,30 @@ class ExecutionRunner:
                 integration = await repository.integration_for(connection, state.user_id, service_name)
                 if integration is not None:
                     state.credentials[service_name] = self._decrypt(state.user_id, integration)
+            for step in state.plan[state.cursor :]:
+                named = self._named_integration(step)
+                if named is None or self._credentials_key(step) in state.credentials:
+                    continue
+                integration = await repository.named_integration(connection, state.user_id, *named)
+                if integration is not None:
+                    state.credentials[self._credentials_key(step)] = self._decrypt(state.user_id, integration)
         return state
+
+    def _named_integration(self, step: dict[str, Any]) -> tuple[uuid.UUID, str] | None:
+        """The integration a step names by `integration_id` (the HTTP step's credentials), if any."""
+        service = self.invoker.catalog.integration_service(step["service_name"], step["action_name"])
+        value = (step.get("configuration") or {}).get("integration_id")
+        if service is None or not value:
+            return None
+        try:
+            return uuid.UUID(str(value)), service
+        except ValueError:
+            return None  # the step fails with "does not exist" when it runs
+
+    def _credentials_key(self, step: dict[str, Any]) -> str:
+        """Where a step's credentials are kept in the run: by the integration it names, else by service."""
+        named = self._named_integration(step)
+        return f"integration:{named[0]}" if named else str(step["service_name"])
 
     def _decrypt(self, user_id: uuid.UUID, integration: repository.Row) -> Credentials:
         credentials = Credentials(
@@ -269,6 +293,13 @@ class ExecutionRunner:
                 credits=credits,
             )
 
+        # Rows saved before a validation rule existed are checked again here, so they fail with the
+        # validator's message instead of at render time (or not at all, for a stored secret).
+        invalid = step_run_problem(state.plan, state.cursor, state.metadata.get("trigger_step"))
+        if invalid is not None:
+            message = f"the step is not valid as saved ({invalid}); edit the workflow and run it again"
+            return self._failure(step, finished("failed", input=None, error=message), message)
+
         conditions = step.get("conditions") or {}
         if conditions:
             try:
@@ -286,7 +317,7 @@ class ExecutionRunner:
                 step, finished("failed", input=step["configuration"], error=str(error)), str(error)
             )
 
-        credentials = state.credentials.get(step["service_name"])
+        credentials = state.credentials.get(self._credentials_key(step))
         try:
             call = await self.invoker.invoke(
                 step["service_name"],

@@ -420,6 +420,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 _environment = BoundedSandbox()
 
 
+def environment() -> BoundedSandbox:
+    """The sandbox templates render in, for checks that must see exactly what rendering sees."""
+    return _environment
+
+
 @lru_cache(maxsize=4096)
 def _compile_text(source: str) -> Any:
     return _environment.from_string(source)

@@ -25,9 +25,11 @@ from pgqueuer.models import Job
 from pgqueuer.qm import QueueManager
 from pgqueuer.queries import Queries
 
+from autofy.chat.jobs import EMBED_CHAT_MESSAGES, run_embedding_job
 from autofy.config import Settings
 from autofy.connectors.catalog import catalog
 from autofy.connectors.outbound import OutboundPolicy
+from autofy.db.engine import Database
 from autofy.engine import queue, repository
 from autofy.engine.actions import ActionInvoker
 from autofy.engine.config import EngineConfig
@@ -58,6 +60,8 @@ async def run_workers(
     runner = ExecutionRunner(
         pool, ActionInvoker(catalog(), policy), CredentialCipher.from_settings(settings), config
     )
+    # Chat embeddings are queued by turns and run here, as their user (RLS), on a small pool.
+    chat_database = Database(database_url, pool_size=2)
     # Named, so operators (and the crash tests) see the workers in pg_stat_activity.
     connection = await asyncpg.connect(
         database_url, server_settings={"application_name": WORKER_APPLICATION_NAME}
@@ -68,6 +72,10 @@ async def run_workers(
         @manager.entrypoint(RUN_EXECUTION)
         async def run_execution(job: Job) -> None:
             await _run_job(runner, config, job)
+
+        @manager.entrypoint(EMBED_CHAT_MESSAGES)
+        async def embed_chat_messages(job: Job) -> None:
+            await run_embedding_job(chat_database, runner.cipher, policy, job.payload)
 
         batch_size = max(1, min(config.batch_size, config.concurrency // 2))
         running = asyncio.create_task(
@@ -99,6 +107,7 @@ async def run_workers(
     finally:
         await connection.close()
         await pool.close()
+        await chat_database.dispose()
 
 
 async def _run_job(runner: ExecutionRunner, config: EngineConfig, job: Job) -> None:

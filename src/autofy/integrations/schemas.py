@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-ServiceName = Literal["gmail", "notion", "telegram", "openai", "anthropic", "gemini", "openrouter"]
+ServiceName = Literal["gmail", "notion", "telegram", "openai", "anthropic", "gemini", "openrouter", "http"]
 IntegrationStatus = Literal["active", "inactive", "error", "expired"]
 
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

@@ -165,6 +165,11 @@ def _check_credentials(connector: Connector, credentials: Mapping[str, str]) -> 
     for name, field in declared.items():
         if field.required and name not in cleaned:
             problems.append({"field": f"credentials.{name}", "message": f"required: {field.label}"})
+    if not problems:
+        problems = [
+            {"field": f"credentials.{name}", "message": message}
+            for name, message in connector.credential_problems(cleaned)
+        ]
     if problems:
         raise ValidationFailedError(f"The credentials do not fit {connector.display_name}.", details=problems)
     return cleaned

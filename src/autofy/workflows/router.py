@@ -151,8 +151,11 @@ async def validate_workflow(
 ) -> WorkflowValidation:
     """What would keep the workflow from being activated, each problem with its step and field."""
     workflow = await service.get_workflow(session, workflow_id)
-    problems = await service.validation_problems(session, workflow)
-    return WorkflowValidation.of(problems)
+    problems = await service.workflow_problems(session, workflow)
+    return WorkflowValidation.of(
+        service.problem_details([problem for problem in problems if problem.blocks_activation]),
+        service.problem_details([problem for problem in problems if not problem.blocks_activation]),
+    )
 
 
 _STATUS_RESPONSES = error_responses(404, 409, 422)

@@ -178,7 +178,16 @@ class WorkflowValidation(BaseModel):
     problems: list[ErrorDetailModel] = Field(
         description="Each problem with its field, e.g. `steps.1.configuration.chat_id`."
     )
+    warnings: list[ErrorDetailModel] = Field(
+        default_factory=list,
+        description="What may fail at run time but cannot be known before (an output field of a "
+        "step whose output is only known when it runs); warnings do not block activation.",
+    )
 
     @classmethod
-    def of(cls, problems: Sequence[ErrorDetail]) -> WorkflowValidation:
-        return cls(valid=not problems, problems=[ErrorDetailModel.model_validate(p) for p in problems])
+    def of(cls, problems: Sequence[ErrorDetail], warnings: Sequence[ErrorDetail] = ()) -> WorkflowValidation:
+        return cls(
+            valid=not problems,
+            problems=[ErrorDetailModel.model_validate(p) for p in problems],
+            warnings=[ErrorDetailModel.model_validate(w) for w in warnings],
+        )

@@ -1,13 +1,16 @@
 """The rules of workflows: what may be saved, what may be activated, and how the status moves.
 
-Two levels of validation, both against the connector catalog (the only source of truth):
-- saving (create, update, add or change a step, import, template, duplicate): every step names a
-  service and action that exist and fit its `step_type`. Configuration may be incomplete: a
-  draft is work in progress.
-- activating (and any change to a workflow that is already active): everything above, plus each
-  step's configuration matches its action's input schema, the workflow's shape is valid (a trigger
-  step only first, matching the trigger type), and every service it uses has an active
-  integration. All problems are reported at once, each with its step and field.
+Validation is the connector catalog's one validator (`connectors.validation`), given the caller's
+own integrations; every way in goes through it (create, update, add or change a step, import,
+template, duplicate, the AI assistant), and each problem has a level (docs/workflow-format.md,
+"Validation"):
+- refused at save, even in a draft: whatever is unsafe or broken (a secret in a step, another
+  account's integration, an attribute the sandbox forbids, a template that does not compile, an
+  unknown trigger_config key, a step naming nothing in the catalog);
+- refused at activation (and at any change to a workflow that is already active): whatever a draft
+  may hold while it is being built (missing or invalid values, a reference to a step that is not
+  there, a filter without rules, a service not connected yet). All problems are reported at once,
+  each with its step and field.
 
 Status changes live in `TRANSITIONS` and nowhere else:
 
@@ -24,15 +27,14 @@ webhook, a schedule, an email cursor) is passed in as `hooks` (the API takes the
 hook that raises undoes it; they run again after any edit of an active workflow (with
 `previous_status` equal to its status), so its trigger follows the edit.
 
-Export blanks secret-looking values (`SECRET_KEY_PATTERN`: a webhook's `signing_secret`, an HTTP
-step's `Authorization` header, any `*token`/`*password`/`*api_key` field): credentials belong in
-integrations, and an exported file is meant to be shared. Import gives every imported workflow
-new ids and makes it a draft.
+Export blanks secret-looking values (`security.secrets.SECRET_KEY_PATTERN`: a webhook's
+`signing_secret`, any `*token`/`*password`/`*api_key` field): credentials belong in integrations,
+and an exported file is meant to be shared. Import gives every imported workflow new ids and makes
+it a draft.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,9 +48,11 @@ from autofy import pagination
 from autofy.audit import service as audit
 from autofy.audit.schemas import RequestInfo
 from autofy.connectors.catalog import catalog
+from autofy.connectors.validation import StepProblem, WorkflowCheck, validate_workflow
 from autofy.errors import ConflictError, ErrorDetail, NotFoundError, ValidationFailedError
 from autofy.integrations import repository as integrations_repository
 from autofy.pagination import Page
+from autofy.security.secrets import is_secret_key
 from autofy.workflows import repository
 from autofy.workflows.repository import WorkflowFilters
 from autofy.workflows.schemas import (
@@ -70,9 +74,6 @@ from autofy.workflows.schemas import (
 
 COPY_SUFFIX = " (copy)"
 MAX_NAME_LENGTH = 200
-SECRET_KEY_PATTERN = re.compile(
-    r"secret|password|passwd|token|api[_-]?key|authorization|credential|private[_-]?key", re.IGNORECASE
-)
 Source = Literal["api", "import", "template", "duplicate", "assistant"]
 
 TRANSITIONS: Mapping[str, frozenset[str]] = {
@@ -214,29 +215,58 @@ def _step_values(step: StepFields | Step) -> dict[str, Any]:
     )
 
 
-# Problems in these fields mean the step names nothing real; any other problem (configuration,
-# conditions) is a draft still being filled in, refused only at activation.
-_STRUCTURAL_FIELDS = frozenset({"step_type", "service_name", "action_name"})
+def _step_mappings(steps: Sequence[StepFields | Step]) -> list[dict[str, Any]]:
+    """Steps in run order as the validator reads them, numbered from 1 as they are saved."""
+    return [{**_step_values(step), "step_order": order} for order, step in enumerate(steps, start=1)]
 
 
-def _save_problems(steps: Sequence[StepFields], *, first_index: int = 0) -> list[ErrorDetail]:
-    """What keeps steps from being saved at all: unknown services or actions, wrong step types."""
-    problems: list[ErrorDetail] = []
-    for index, step in enumerate(steps, start=first_index):
-        problems += [
-            {"field": f"steps.{index}.{problem.field}", "message": problem.message}
-            for problem in catalog().validate_step(
-                step.step_type, step.service_name, step.action_name, step.configuration
-            )
-            if problem.field in _STRUCTURAL_FIELDS
-        ]
-    return problems
+async def _own_integrations(session: AsyncSession) -> list[RowMapping]:
+    return await integrations_repository.list_integrations(session)
 
 
-def _require_savable(steps: Sequence[StepFields], *, first_index: int = 0) -> None:
-    problems = _save_problems(steps, first_index=first_index)
-    if problems:
-        raise WorkflowInvalid("Some steps name a service or action the catalog does not have.", problems)
+async def document_problems(
+    session: AsyncSession,
+    trigger_type: str,
+    trigger_config: Any,
+    steps: Sequence[StepFields | Step],
+    *,
+    connections: bool = True,
+) -> list[StepProblem]:
+    """Every problem of a workflow that may not be saved yet (a document, the builder's form):
+    each with its level, step position and field. `steps` are in run order. `connections`: also
+    report the services the workflow needs that are not connected (or not active)."""
+    rows = await _own_integrations(session)
+    check = WorkflowCheck(catalog(), {row["id"]: row["service_name"] for row in rows})
+    problems = validate_workflow(check, trigger_type, trigger_config, _step_mappings(steps))
+    return problems + (_connection_problems(steps, rows) if connections else [])
+
+
+async def workflow_problems(session: AsyncSession, workflow: Workflow) -> list[StepProblem]:
+    """Every problem of a saved workflow, warnings included (see `document_problems`)."""
+    return await document_problems(session, workflow.trigger_type, workflow.trigger_config, workflow.steps)
+
+
+def problem_details(problems: Sequence[StepProblem]) -> list[ErrorDetail]:
+    """Problems in the API's error shape, fields as paths into the workflow as the API returns it:
+    `steps.<index>.configuration.chat_id` (index from 0, in run order), `trigger_config.cron`."""
+    return [
+        {
+            "field": problem.field
+            if problem.step_order is None
+            else f"steps.{problem.step_order - 1}.{problem.field}",
+            "message": problem.message,
+        }
+        for problem in problems
+    ]
+
+
+def _require_savable(problems: Sequence[StepProblem]) -> None:
+    refused = [problem for problem in problems if problem.blocks_saving]
+    if refused:
+        raise WorkflowInvalid(
+            "The workflow cannot be saved, even as a draft; fix these problems first.",
+            problem_details(refused),
+        )
 
 
 async def create_workflow(
@@ -254,8 +284,8 @@ async def create_workflow(
 
     The entry point for the API, import, templates and the AI assistant alike.
     """
-    _require_savable(document.steps)
     steps = document.ordered_steps()
+    _require_savable(await document_problems(session, document.trigger_type, document.trigger_config, steps))
     row = await repository.insert_workflow(
         session,
         {
@@ -302,7 +332,7 @@ async def update_workflow(
             )
     if values:
         await repository.update_workflow(session, workflow_id, values)
-    workflow = await _revalidate_if_active(session, user_id, workflow_id, hooks)
+    workflow = await _checked_after_change(session, user_id, workflow_id, hooks)
     await audit.record(
         session,
         user_id=user_id,
@@ -369,13 +399,12 @@ async def add_step(
     if position > count + 1:
         message = f"step_order must be between 1 and {count + 1}."
         raise ValidationFailedError(message, details=[{"field": "step_order", "message": message}])
-    _require_savable([step], first_index=position - 1)
     await repository.renumber_steps(
         session, workflow_id, {s.id: s.step_order + 1 for s in workflow.steps if s.step_order >= position}
     )
     row = await repository.insert_step(session, workflow_id, position, _step_values(step))
     await repository.touch_workflow(session, workflow_id)
-    await _revalidate_if_active(session, user_id, workflow_id, hooks)
+    await _checked_after_change(session, user_id, workflow_id, hooks)
     await audit.record(
         session,
         user_id=user_id,
@@ -414,10 +443,9 @@ async def update_step(
             details=[{"field": name, "message": "cannot be null"} for name in nulls],
         )
     merged = StepFields.model_validate({**current.model_dump(include=set(StepFields.model_fields)), **values})
-    _require_savable([merged], first_index=current.step_order - 1)
     row = await repository.update_step(session, step_id, _step_values(merged)) if values else None
     await repository.touch_workflow(session, workflow_id)
-    await _revalidate_if_active(session, user_id, workflow_id, hooks)
+    await _checked_after_change(session, user_id, workflow_id, hooks)
     await audit.record(
         session,
         user_id=user_id,
@@ -455,7 +483,7 @@ async def delete_step(
         },
     )
     await repository.touch_workflow(session, workflow_id)
-    await _revalidate_if_active(session, user_id, workflow_id, hooks)
+    await _checked_after_change(session, user_id, workflow_id, hooks)
     await audit.record(
         session,
         user_id=user_id,
@@ -502,7 +530,7 @@ async def reorder_steps(
         session, workflow_id, {step_id: position for position, step_id in enumerate(wanted, start=1)}
     )
     await repository.touch_workflow(session, workflow_id)
-    reordered = await _revalidate_if_active(session, user_id, workflow_id, hooks)
+    reordered = await _checked_after_change(session, user_id, workflow_id, hooks)
     await audit.record(
         session,
         user_id=user_id,
@@ -519,22 +547,10 @@ async def reorder_steps(
 
 
 async def validation_problems(session: AsyncSession, workflow: Workflow) -> list[ErrorDetail]:
-    """Everything that keeps `workflow` from running, each with its step and field; empty when none.
-
-    Fields are paths into the workflow as the API returns it: `steps.<index>.configuration.chat_id`
-    (index from 0, in run order), `trigger_config.cron`.
-    """
-    steps = [{**_step_values(step), "step_order": step.step_order} for step in workflow.steps]
-    problems: list[ErrorDetail] = [
-        {
-            "field": problem.field
-            if problem.step_order is None
-            else f"steps.{problem.step_order - 1}.{problem.field}",
-            "message": problem.message,
-        }
-        for problem in catalog().validate_workflow(workflow.trigger_type, workflow.trigger_config, steps)
-    ]
-    return problems + await _integration_problems(session, workflow)
+    """Everything that keeps `workflow` from running (warnings left out), each with its step and
+    field; empty when none. See `problem_details` for the fields."""
+    problems = await workflow_problems(session, workflow)
+    return problem_details([problem for problem in problems if problem.blocks_activation])
 
 
 # Why an integration cannot serve a run, by status. A service that could not be reached when last
@@ -550,32 +566,39 @@ _INTEGRATION_PROBLEMS = {
 }
 
 
-async def _integration_problems(session: AsyncSession, workflow: Workflow) -> list[ErrorDetail]:
+def _connection_problems(
+    steps: Sequence[StepFields | Step], integrations: Sequence[RowMapping]
+) -> list[StepProblem]:
     """One problem per service the workflow needs whose integration is missing or not active."""
-    needed = catalog().required_services([_step_values(step) for step in workflow.steps])
-    statuses = await integrations_repository.statuses_by_service(session)
-    problems: list[ErrorDetail] = []
-    for index, step in enumerate(workflow.steps):
+    needed = catalog().required_services([_step_values(step) for step in steps])
+    statuses = {row["service_name"]: row["status"] for row in integrations}
+    problems: list[StepProblem] = []
+    for order, step in enumerate(steps, start=1):
         service = step.service_name
         if service not in needed or statuses.get(service) == "active":
             continue
         needed.discard(service)  # report each service once, at its first step
         status = statuses.get(service)
         message = _INTEGRATION_PROBLEMS.get(status or "missing", _INTEGRATION_PROBLEMS["missing"])
-        problems.append({"field": f"steps.{index}.service_name", "message": message.format(service=service)})
+        problems.append(StepProblem("service_name", message.format(service=service), order))
     return problems
 
 
-async def _revalidate_if_active(
+async def _checked_after_change(
     session: AsyncSession, user_id: uuid.UUID, workflow_id: uuid.UUID, hooks: Sequence[StatusHook]
 ) -> Workflow:
-    """An active workflow must stay runnable: a change that breaks it is refused (and rolled back),
-    and the hooks see the change (a new schedule, another Gmail query)."""
+    """After any change: nothing unsafe may be saved, an active workflow must stay runnable (a change
+    that breaks it is refused and rolled back), and the hooks see the change (a new schedule,
+    another Gmail query)."""
     workflow = await _load(session, workflow_id)
+    problems = await workflow_problems(session, workflow)
+    _require_savable(problems)
     if workflow.status == "active":
-        problems = await validation_problems(session, workflow)
-        if problems:
-            raise WorkflowInvalid("The change would leave this active workflow unable to run.", problems)
+        blocking = [problem for problem in problems if problem.blocks_activation]
+        if blocking:
+            raise WorkflowInvalid(
+                "The change would leave this active workflow unable to run.", problem_details(blocking)
+            )
         await _run_hooks(session, hooks, workflow, workflow.status, user_id)
     return workflow
 
@@ -631,12 +654,24 @@ _STATUS_VERBS: Mapping[str, str] = {
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
         return {
-            key: "" if SECRET_KEY_PATTERN.search(str(key)) and item not in (None, "") else _redact(item)
+            key: "" if is_secret_key(key) and item not in (None, "") else _redact(item)
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [_redact(item) for item in value]
     return value
+
+
+def _shareable(step: Step) -> dict[str, Any]:
+    """A step's configuration for an export: secrets blanked, and no integration id (it names an
+    integration of this account only: whoever imports the file chooses their own)."""
+    configuration: dict[str, Any] = _redact(step.configuration)
+    if (
+        catalog().integration_service(step.service_name, step.action_name)
+        and "integration_id" in configuration
+    ):
+        configuration["integration_id"] = None
+    return configuration
 
 
 def _document(workflow: Workflow, *, redact_secrets: bool) -> WorkflowDocument:
@@ -653,7 +688,7 @@ def _document(workflow: Workflow, *, redact_secrets: bool) -> WorkflowDocument:
                 step_type=step.step_type,
                 service_name=step.service_name,
                 action_name=step.action_name,
-                configuration=clean(step.configuration),
+                configuration=_shareable(step) if redact_secrets else step.configuration,
                 conditions=step.conditions,
                 error_handling=ErrorHandling.model_validate(step.error_handling),
                 is_enabled=step.is_enabled,

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import base64
-
 import pytest
 
 from autofy.connectors.sdk import PermanentError, TransientError
@@ -36,25 +34,6 @@ async def test_sends_a_form_body(run_core: RunCore, echo: HttpEcho) -> None:
     sent = echo.requests_to("/echo")[0]
     assert sent.body == b"a=1+2"
     assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
-
-
-@pytest.mark.parametrize(
-    ("auth", "header", "value"),
-    [
-        (
-            {"type": "basic", "username": "ada", "password": "s3cret"},
-            "authorization",
-            "Basic " + base64.b64encode(b"ada:s3cret").decode(),
-        ),
-        ({"type": "bearer", "token": "tok"}, "authorization", "Bearer tok"),
-        ({"type": "header", "name": "X-API-Key", "value": "k1"}, "x-api-key", "k1"),
-    ],
-)
-async def test_authentication_kinds(
-    run_core: RunCore, echo: HttpEcho, auth: dict[str, str], header: str, value: str
-) -> None:
-    await run_core("http_request", {"url": f"{echo.url}/echo", "auth": auth})
-    assert echo.requests_to("/echo")[0].headers[header] == value
 
 
 async def test_text_and_mislabelled_bodies_come_back_as_text(run_core: RunCore, echo: HttpEcho) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from autofy.connectors.http_credentials import SERVICE_NAME as HTTP_CREDENTIALS
+from autofy.connectors.http_credentials import authenticate, covers
 from autofy.connectors.sdk import (
     Action,
     ConnectorContext,
@@ -19,26 +21,6 @@ from autofy.connectors.sdk import (
 
 MAX_TIMEOUT_SECONDS = 120.0
 ERROR_EXCERPT_CHARS = 300
-
-
-class BasicAuth(StrictModel):
-    type: Literal["basic"] = Field(description="HTTP Basic authentication.")
-    username: str = Field(description="The user name.")
-    password: SecretStr = Field(description="The password.")
-
-
-class BearerAuth(StrictModel):
-    type: Literal["bearer"] = Field(description="An `Authorization: Bearer <token>` header.")
-    token: SecretStr = Field(description="The token.")
-
-
-class HeaderAuth(StrictModel):
-    type: Literal["header"] = Field(description="A secret sent in a header of your choosing.")
-    name: str = Field(description="The header name, e.g. X-API-Key.")
-    value: SecretStr = Field(description="The header value.")
-
-
-RequestAuth = Annotated[BasicAuth | BearerAuth | HeaderAuth, Field(discriminator="type")]
 
 
 class HttpRequestInput(StrictModel):
@@ -54,8 +36,11 @@ class HttpRequestInput(StrictModel):
     form_body: dict[str, str] | None = Field(
         default=None, description="A form body (application/x-www-form-urlencoded)."
     )
-    auth: RequestAuth | None = Field(
-        default=None, description="Authentication: basic, bearer, or a custom header."
+    integration_id: str | None = Field(
+        default=None,
+        description="The id of one of your HTTP credentials integrations (service `http`): its bearer "
+        "token, basic auth or API key is added to the request, which must go to a URL under the "
+        "integration's api_base. Secrets are never written in the step itself.",
     )
     timeout_seconds: float = Field(
         default=30.0, gt=0, le=MAX_TIMEOUT_SECONDS, description="How long to wait for the answer."
@@ -88,20 +73,15 @@ class HttpRequestOutput(BaseModel):
     ok: bool = Field(description="True for a 2xx or 3xx status.")
 
 
-def build_request(params: HttpRequestInput) -> httpx.Request:
+def build_request(
+    params: HttpRequestInput, credentials: Mapping[str, Any], api_base: str | None
+) -> httpx.Request:
+    """The request the step sends; with an integration, its credentials applied, only under its api_base."""
     headers = dict(params.headers)
-    match params.auth:
-        case BasicAuth(username=username, password=password):
-            pair = f"{username}:{password.get_secret_value()}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        case BearerAuth(token=token):
-            headers["Authorization"] = f"Bearer {token.get_secret_value()}"
-        case HeaderAuth(name=name, value=value):
-            headers[name] = value.get_secret_value()
     try:
         # Merged, not replaced: httpx's `params=` would drop a query written in the URL itself.
         url = httpx.URL(params.url).copy_merge_params({k: _query_value(v) for k, v in params.query.items()})
-        return httpx.Request(
+        request = httpx.Request(
             params.method,
             url,
             headers=headers,
@@ -110,6 +90,18 @@ def build_request(params: HttpRequestInput) -> httpx.Request:
         )
     except (httpx.InvalidURL, UnicodeError) as error:
         raise PermanentError(f"invalid URL: {error}") from None
+    if params.integration_id is None:
+        return request
+    if not credentials:
+        raise PermanentError(
+            f"the HTTP credentials integration {params.integration_id} does not exist (or is not "
+            "yours): choose another one for this step"
+        )
+    if api_base and not covers(api_base, request.url):
+        raise PermanentError(
+            f"the HTTP credentials integration is for {api_base}; it is not sent to {request.url.host}"
+        )
+    return authenticate(request, credentials)
 
 
 def _query_value(value: str | int | float | bool) -> str:
@@ -136,13 +128,16 @@ class HttpRequest(Action[HttpRequestInput, HttpRequestOutput]):
     )
     input_model = HttpRequestInput
     output_model = HttpRequestOutput
+    integration_service = HTTP_CREDENTIALS
 
     async def run(self, ctx: ConnectorContext, params: HttpRequestInput) -> HttpRequestOutput:
-        request = build_request(params)
+        request = build_request(params, ctx.credentials, ctx.configuration.get("api_base"))
         request.extensions["timeout"] = httpx.Timeout(params.timeout_seconds).as_dict()
         host = request.url.host
+        # A redirect could carry a header or query credential to another server: not followed.
+        follow = params.follow_redirects and params.integration_id is None
         try:
-            response = await ctx.http.send(request, follow_redirects=params.follow_redirects)
+            response = await ctx.http.send(request, follow_redirects=follow)
         except httpx.TimeoutException:
             raise TransientError(f"{host} did not answer within {params.timeout_seconds:g} s") from None
         except httpx.TooManyRedirects:
