@@ -52,6 +52,11 @@ class DomainError(Exception):
         return {}
 
 
+class BadRequestError(DomainError):
+    """Input the API cannot take in at all (nested too deep, text in a webhook's query string
+    that cannot be stored): 400, the base's status, under a name that says so."""
+
+
 class NotFoundError(DomainError):
     """Also the answer for a row that belongs to someone else: the two must be indistinguishable."""
 
@@ -357,7 +362,7 @@ def _add_error_responses(operation: dict[str, Any]) -> None:
     if takes_input:
         statuses.append(422)
     if "requestBody" in operation:
-        statuses.append(413)
+        statuses += [400, 413]
     if operation.get("security"):
         statuses += [401, 403]
     reference = {"$ref": "#/components/schemas/ErrorResponse"}

@@ -4,6 +4,7 @@ unknown callers learn; the owner's webhook routes."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import select, text
 
 from autofy.db import tables
 from autofy.db.engine import Database, user_claims
+from autofy.input_guard import MAX_JSON_DEPTH
 from autofy.observability.metrics import REGISTRY
 from autofy.triggers.tables import workflow_webhooks
 from autofy.triggers.webhook import MAX_WEBHOOK_BODY_BYTES, sign
@@ -125,6 +127,51 @@ async def test_invalid_json_is_refused_and_starts_nothing(
     )
 
     assert response.status_code == 422
+    assert await executions_of(database, workflow.id) == []
+
+
+async def test_bodies_postgresql_cannot_store_are_kept_whole_as_base64(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    _, workflow = await webhook_workflow(database, activate)
+    path = await hook_path(database, workflow)
+    deliveries = [
+        (b'{"note": "a\\u0000b"}', "application/json", "note contains a NUL character"),
+        (b'{"name": "\\ud83d"}', "application/json", "name contains an unpaired UTF-16 surrogate"),
+        (b'{"ratio": NaN}', "application/json", "ratio is not a finite number"),
+        (b"name=Ada%00&plan=pro", "application/x-www-form-urlencoded", "name contains a NUL character"),
+        (b"<ping>\x00</ping>", "text/xml", "raw contains a NUL character"),
+    ]
+
+    for body, content_type, _ in deliveries:
+        response = await client.post(path, content=body, headers={"Content-Type": content_type})
+        assert response.status_code == 202, (body, response.text)
+
+    executions = await executions_of(database, workflow.id)
+    kept = {base64.b64decode(execution["trigger_data"]["body"]["raw"]): execution for execution in executions}
+    assert set(kept) == {body for body, _, _ in deliveries}  # lossless: every byte as sent
+    for body, content_type, unstorable in deliveries:
+        stored = kept[body]["trigger_data"]["body"]
+        assert stored["encoding"] == "base64"
+        assert stored["content_type"] == content_type
+        assert stored["unstorable"].startswith(unstorable), stored["unstorable"]
+
+
+async def test_a_delivery_nested_too_deep_or_with_a_nul_in_its_query_is_refused_with_400(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    _, workflow = await webhook_workflow(database, activate)
+    path = await hook_path(database, workflow)
+
+    for depth in (MAX_JSON_DEPTH + 1, 2_000):
+        body = "[" * depth + "]" * depth
+        response = await client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, (depth, response.text)
+        assert "levels deep" in response.json()["error"]["message"]
+    query = await client.post(path, params={"source": "a\u0000"}, json={})
+
+    assert query.status_code == 400, query.text
+    assert query.json()["error"]["details"][0]["field"] == "query.source"
     assert await executions_of(database, workflow.id) == []
 
 

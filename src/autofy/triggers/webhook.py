@@ -31,7 +31,8 @@ from urllib.parse import parse_qs
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.engine.service import start_execution
-from autofy.errors import NotFoundError, ValidationFailedError
+from autofy.errors import BadRequestError, NotFoundError, ValidationFailedError
+from autofy.input_guard import MAX_JSON_DEPTH, UnstorableInput, check_storable
 from autofy.triggers import repository, telegram
 from autofy.triggers.schemas import WebhookIgnored
 
@@ -130,9 +131,25 @@ def _signature_valid(secret: str, delivery: Delivery, now: datetime) -> bool:
 
 def trigger_data(delivery: Delivery) -> dict[str, Any]:
     """`{"body": …, "headers": {…}, "query": {…}}`; the body is the parsed JSON, the form's fields,
-    or `{"raw": text, "content_type": …}` (base64 with `"encoding": "base64"` when not UTF-8)."""
+    or `{"raw": text, "content_type": …}`. A body that is not UTF-8, or that holds text PostgreSQL
+    cannot store (a NUL character, an unpaired surrogate, NaN), is kept whole as base64:
+    `{"raw": …, "content_type": …, "encoding": "base64"}`, with `"unstorable"` naming the field
+    in the second case. A JSON body nested too deep is refused with 400."""
     headers = {name: value for name, value in delivery.headers if name not in _PRIVATE_HEADERS}
-    return {"body": _body(delivery), "headers": headers, "query": _fields(delivery.query)}
+    return {"body": _storable_body(delivery), "headers": headers, "query": _fields(delivery.query)}
+
+
+def _storable_body(delivery: Delivery) -> Any:
+    body = _body(delivery)
+    try:
+        check_storable(body, "")
+    except UnstorableInput as error:
+        if error.too_deep:
+            raise BadRequestError(
+                f"The body {error.problem}.", details=[{"field": error.field, "message": error.problem}]
+            ) from None
+        return _base64(delivery) | {"unstorable": f"{error.field} {error.problem}"}
+    return body
 
 
 def _body(delivery: Delivery) -> Any:
@@ -142,6 +159,11 @@ def _body(delivery: Delivery) -> Any:
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
             return json.loads(delivery.body)
+        except RecursionError:
+            message = f"nests more than {MAX_JSON_DEPTH} levels deep"
+            raise BadRequestError(
+                f"The body {message}.", details=[{"field": "body", "message": message}]
+            ) from None
         except ValueError:
             raise ValidationFailedError(
                 "The body is not valid JSON.", details=[{"field": "body", "message": "Not valid JSON."}]
@@ -159,11 +181,15 @@ def _body(delivery: Delivery) -> Any:
     try:
         return {"raw": delivery.body.decode(), "content_type": delivery.content_type}
     except UnicodeDecodeError:
-        return {
-            "raw": base64.b64encode(delivery.body).decode(),
-            "content_type": delivery.content_type,
-            "encoding": "base64",
-        }
+        return _base64(delivery)
+
+
+def _base64(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "raw": base64.b64encode(delivery.body).decode(),
+        "content_type": delivery.content_type,
+        "encoding": "base64",
+    }
 
 
 def _fields(pairs: Sequence[tuple[str, str]]) -> dict[str, str | list[str]]:
