@@ -19,8 +19,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -218,11 +220,23 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = _HTTP_STATUS_CODES.get(error.status_code, "http_error")
     message = error.detail if isinstance(error.detail, str) else "The request cannot be processed."
-    return JSONResponse(error_body(code, message), status_code=error.status_code, headers=error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        # Starlette names the methods of the first route on the path; RFC 9110 wants all of them.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return JSONResponse(error_body(code, message), status_code=error.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
