@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import time
 import uuid
 from typing import Any
@@ -214,6 +216,111 @@ async def test_a_signed_delivery_is_accepted_when_signatures_are_required(
     assert response.status_code == 202, response.text
     [execution] = await executions_of(database, workflow.id)
     assert "x-autofy-signature" not in execution["trigger_data"]["headers"]
+
+
+async def test_a_replayed_signed_delivery_starts_nothing_new(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    _, workflow = await webhook_workflow(database, activate)
+    path = await hook_path(database, workflow)
+    body = b'{"event": "paid"}'
+    headers = signed_headers(await signing_secret(database, workflow), body)
+
+    first = await client.post(path, content=body, headers=headers)
+    replays = await asyncio.gather(
+        *(
+            client.post(path, content=body, headers=headers | {"Idempotency-Key": f"new-{n}"})
+            for n in range(10)
+        )
+    )
+    signed_anew = await client.post(
+        path,
+        content=body,
+        headers=signed_headers(await signing_secret(database, workflow), body, at=time.time() + 1),
+    )
+
+    assert first.status_code == 202, first.text
+    assert {replay.status_code for replay in replays} == {202}
+    assert {replay.json()["execution_id"] for replay in replays} == {first.json()["execution_id"]}
+    assert signed_anew.status_code == 202  # a new timestamp, a new delivery
+    assert len(await executions_of(database, workflow.id)) == 2
+
+
+async def test_signatures_are_forgotten_once_they_expire(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    _, workflow = await webhook_workflow(database, activate)
+    path = await hook_path(database, workflow)
+    async with database.service_session() as session:
+        await session.execute(
+            text(
+                "insert into webhook_signatures_seen (workflow_id, signature, expires_at) "
+                "values (:id, 'sha256=old', now() - interval '1 second')"
+            ),
+            {"id": workflow.id},
+        )
+    body = b"{}"
+
+    response = await client.post(
+        path, content=body, headers=signed_headers(await signing_secret(database, workflow), body)
+    )
+
+    assert response.status_code == 202, response.text
+    async with database.service_session() as session:
+        remembered = (await session.execute(text("select signature from webhook_signatures_seen"))).scalars()
+        assert [
+            signature.startswith("sha256=") and signature != "sha256=old" for signature in remembered
+        ] == [True]
+
+
+def standard_webhooks_headers(
+    whsec: str, webhook_id: str, body: bytes, *, at: float | None = None
+) -> dict[str, str]:
+    """Signed as the Standard Webhooks specification says, from the `whsec_` secret alone."""
+    timestamp = str(int(at if at is not None else time.time()))
+    key = base64.b64decode(whsec.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": f"v1,{base64.b64encode(b'not-this-one').decode()} v1,{base64.b64encode(digest).decode()}",
+    }
+
+
+async def test_standard_webhooks_deliveries_are_accepted_and_deduplicated_on_their_id(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    owner, workflow = await owned_webhook_workflow(client, database, activate)
+    path = await hook_path(database, workflow)
+    endpoint = await client.get(f"/api/v1/workflows/{workflow.id}/webhook", headers=owner.headers)
+    whsec = endpoint.json()["standard_webhooks_secret"]
+    body = b'{"type": "invoice.paid"}'
+
+    first = await client.post(path, content=body, headers=standard_webhooks_headers(whsec, "msg_1", body))
+    # The sender's retry: the same id, signed again later.
+    retry = await client.post(
+        path, content=body, headers=standard_webhooks_headers(whsec, "msg_1", body, at=time.time() + 5)
+    )
+    other = await client.post(path, content=body, headers=standard_webhooks_headers(whsec, "msg_2", body))
+    forged = await client.post(
+        path,
+        content=body,
+        headers=standard_webhooks_headers("whsec_" + base64.b64encode(b"guess").decode(), "msg_3", body),
+    )
+    stale = await client.post(
+        path, content=body, headers=standard_webhooks_headers(whsec, "msg_4", body, at=time.time() - 600)
+    )
+
+    assert first.status_code == 202, first.text
+    assert retry.status_code == 202
+    assert retry.json() == first.json()
+    assert other.status_code == 202
+    assert other.json() != first.json()
+    assert (forged.status_code, stale.status_code) == (404, 404)
+    executions = await executions_of(database, workflow.id)
+    assert len(executions) == 2
+    assert all("webhook-signature" not in execution["trigger_data"]["headers"] for execution in executions)
 
 
 async def test_a_signing_secret_of_the_workflows_own_is_the_key(
