@@ -7,8 +7,10 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import textwrap
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -512,3 +514,37 @@ async def test_another_users_webhook_is_not_found(
 
     assert read.status_code == rotate.status_code == 404
     assert "signing_secret" not in read.text
+
+
+def documented_signers() -> dict[str, Any]:
+    """The signing example of docs/triggers.md, run as written."""
+    document = (Path(__file__).parents[2] / "docs" / "triggers.md").read_text(encoding="utf-8")
+    block = document.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(textwrap.dedent(block), namespace)  # noqa: S102 - our own documentation
+    return namespace
+
+
+async def test_the_documented_signing_example_works_for_both_header_sets(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    owner, workflow = await owned_webhook_workflow(client, database, activate)
+    path = await hook_path(database, workflow)
+    endpoint = (await client.get(f"/api/v1/workflows/{workflow.id}/webhook", headers=owner.headers)).json()
+    docs = documented_signers()
+    body = docs["body"]
+    json_type = {"Content-Type": "application/json"}
+
+    autofy = await client.post(
+        path, content=body, headers=json_type | docs["autofy_headers"](endpoint["signing_secret"], body)
+    )
+    standard = await client.post(
+        path,
+        content=body,
+        headers=json_type
+        | docs["standard_webhooks_headers"](endpoint["standard_webhooks_secret"], "msg_docs", body),
+    )
+
+    assert autofy.status_code == 202, autofy.text
+    assert standard.status_code == 202, standard.text
+    assert len(await executions_of(database, workflow.id)) == 2
