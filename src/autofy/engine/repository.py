@@ -416,8 +416,13 @@ class QueueDriver(Protocol):
     async def execute(self, query: str, *args: object) -> str: ...
 
 
-async def hold_worker_lock(driver: QueueDriver, worker_id: uuid.UUID) -> None:
-    await driver.execute("select pg_advisory_lock($1, hashtext($2::text))", WORKER_LOCK_CLASS, str(worker_id))
+async def take_worker_lock(driver: QueueDriver, worker_id: uuid.UUID) -> bool:
+    """False while another session holds it (this worker's previous connection, which the server
+    has not noticed is gone yet)."""
+    rows = await driver.fetch(
+        "select pg_try_advisory_lock($1, hashtext($2::text)) as locked", WORKER_LOCK_CLASS, str(worker_id)
+    )
+    return bool(rows[0]["locked"])
 
 
 async def confirm_jobs(

@@ -110,6 +110,8 @@ class QueueWorker:
                 continue
             delay = FIRST_RECONNECT_DELAY
             await self._serve(connection, driver, stop)
+        # Stopped while reconnecting: the jobs a lost connection started still get their grace.
+        await self._stop(list(self.winding_down))
 
     async def _connect(self) -> tuple[asyncpg.Connection, AsyncpgDriver]:
         # Named, so operators (and the crash tests) see the workers in pg_stat_activity.
@@ -118,7 +120,8 @@ class QueueWorker:
         )
         driver = AsyncpgDriver(connection)
         try:
-            await repository.hold_worker_lock(driver, self.worker_id)
+            if not await repository.take_worker_lock(driver, self.worker_id):
+                raise PreviousSessionAlive("this worker's previous connection still holds its lock")
             # Before dequeuing anything: beat for the jobs still running from a lost connection,
             # and hand back the ones it could not record the end of.
             await self._confirm_jobs(driver)
@@ -157,9 +160,19 @@ class QueueWorker:
             if stop.is_set():
                 await self._stop([running, *self.winding_down])
             else:
-                _raise_unless_database_away(running, keeping)
+                try:
+                    _raise_unless_database_away(running, keeping)
+                except Exception:
+                    # Not an outage (a missing schema, a bug): the process ends, its jobs handed back.
+                    running.cancel()
+                    await asyncio.gather(running, return_exceptions=True)
+                    connection.terminate()
+                    raise
                 logger.warning("worker lost its queue connection; reconnecting (jobs in flight go on)")
-                winding_down = asyncio.create_task(_wind_down(running, connection))
+                # Whatever ended this connection's turn, it ends for the server too, and with it
+                # the lock, which the next connection takes.
+                connection.terminate()
+                winding_down = asyncio.create_task(_wind_down(running))
                 self.winding_down.add(winding_down)
                 winding_down.add_done_callback(self.winding_down.discard)
         finally:
@@ -175,6 +188,8 @@ class QueueWorker:
             _raise_unless_database_away(running)
 
     async def _stop(self, managers: list[asyncio.Task[None]]) -> None:
+        if not managers:
+            return
         _, unfinished = await asyncio.wait(managers, timeout=self.config.shutdown_grace.total_seconds())
         # In-flight jobs that did not finish in time hand themselves back (see _run_job).
         for manager in unfinished:
@@ -215,6 +230,11 @@ class QueueWorker:
             self.running_jobs.discard(job.id)
 
 
+class PreviousSessionAlive(ConnectionError):
+    """The server still runs this worker's previous session (it has not seen its connection
+    drop): waiting, as for any outage, lets it notice."""
+
+
 def _raise_unless_database_away(*tasks: asyncio.Task[None]) -> None:
     for task in tasks:
         if task.done() and not task.cancelled():
@@ -223,15 +243,13 @@ def _raise_unless_database_away(*tasks: asyncio.Task[None]) -> None:
                 raise error
 
 
-async def _wind_down(running: asyncio.Task[None], connection: asyncpg.Connection) -> None:
-    """Let a lost connection's queue manager finish the jobs it started, then drop it."""
+async def _wind_down(running: asyncio.Task[None]) -> None:
+    """Let a lost connection's queue manager finish the jobs it started."""
     try:
         await running
     except Exception as error:
         if not database_unavailable(error):
             logger.exception("a lost connection's queue manager ended with an error")
-    finally:
-        connection.terminate()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
