@@ -19,11 +19,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from autofy.db.engine import DATABASE_ERRORS, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -232,14 +233,26 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route.methods or set()
-    return sorted(methods)
+    # Asked of the routes themselves (included routers answer `matches` for their own routes).
+    return [
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.routes
+        )
+    ]
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    if database_unavailable(error):
+        # A restart or failover in progress: the client may retry; the pools reconnect on their own.
+        logger.warning("database unavailable on %s %s: %r", request.method, request.url.path, error)
+        return JSONResponse(
+            error_body("database_unavailable", "The database is unavailable; try again in a few seconds."),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return JSONResponse(
         error_body("internal_error", "An unexpected error occurred; it has been logged."),
@@ -253,6 +266,9 @@ def install_error_handling(app: FastAPI, *, max_request_bytes: int) -> None:
         (DomainError, _domain_error),
         (RequestValidationError, _validation_error),
         (StarletteHTTPException, _http_error),
+        # Handled where the app's own handlers run (not re-raised to the server as a crash): a
+        # database away is a 503 to retry, not an incident.
+        *((error_class, _unexpected_error) for error_class in DATABASE_ERRORS),
         (Exception, _unexpected_error),
     ]
     for exception_class, handler in handlers:

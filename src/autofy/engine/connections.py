@@ -34,19 +34,6 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     are transaction-local, and no LISTEN or session-level advisory lock is ever taken."""
 
 
-def database_unavailable(error: BaseException) -> bool:
-    """Whether `error` says the database is away for now (a restart, a failover, the network),
-    which waiting and reconnecting cures, as opposed to a wrong setting or a bug."""
-    return isinstance(
-        error,
-        OSError
-        | TimeoutError
-        | asyncpg.InterfaceError  # the connection was closed under the statement
-        | asyncpg.PostgresConnectionError  # class 08
-        | asyncpg.OperatorInterventionError,  # class 57: shutting down, starting up, terminated
-    )
-
-
 class ServicePool:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool

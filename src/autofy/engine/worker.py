@@ -42,10 +42,11 @@ from pgqueuer.types import QueueManagerId
 from autofy.config import Settings
 from autofy.connectors.catalog import catalog
 from autofy.connectors.outbound import OutboundPolicy
+from autofy.db.engine import database_unavailable
 from autofy.engine import queue, repository
 from autofy.engine.actions import ActionInvoker
 from autofy.engine.config import EngineConfig
-from autofy.engine.connections import ServicePool, database_unavailable
+from autofy.engine.connections import ServicePool
 from autofy.engine.queue import RUN_EXECUTION, ExecutionJob
 from autofy.engine.runner import ExecutionRunner, RunState, Superseded
 from autofy.observability.logs import execution_id as execution_id_context
@@ -200,13 +201,17 @@ class QueueWorker:
         """Beat for running jobs, hand back lost ones, take over dead workers' jobs; until the
         connection fails (which ends the connection's turn)."""
         next_beat = time.monotonic() + self.config.heartbeat.total_seconds()
+        # A statement that does not return within a lease means a connection as good as dead
+        # (a half-open TCP connection after a failover never errs on its own).
+        answer_within = self.config.lease.total_seconds()
         while True:
             await asyncio.sleep(self.config.takeover_check.total_seconds())
             if time.monotonic() >= next_beat:
-                await self._confirm_jobs(driver)
+                await asyncio.wait_for(self._confirm_jobs(driver), answer_within)
                 next_beat = time.monotonic() + self.config.heartbeat.total_seconds()
-            taken = await repository.take_over_dead_workers(
-                driver, self.worker_id, grace=self.config.takeover_grace
+            taken = await asyncio.wait_for(
+                repository.take_over_dead_workers(driver, self.worker_id, grace=self.config.takeover_grace),
+                answer_within,
             )
             if taken:
                 logger.warning("took over %d jobs of a worker that stopped", taken)
