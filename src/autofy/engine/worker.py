@@ -217,8 +217,9 @@ class QueueWorker:
                 logger.warning("took over %d jobs of a worker that stopped", taken)
 
     async def _confirm_jobs(self, driver: AsyncpgDriver) -> None:
+        # Idle for two beats: a job that just ended here may wait a moment for pgqueuer to record it.
         handed_back = await repository.confirm_jobs(
-            driver, self.worker_id, sorted(self.running_jobs), idle_for=self.config.heartbeat
+            driver, self.worker_id, sorted(self.running_jobs), idle_for=2 * self.config.heartbeat
         )
         if handed_back:
             logger.warning("handed back %d jobs whose end could not be recorded", handed_back)
