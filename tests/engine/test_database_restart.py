@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -174,3 +175,16 @@ async def _runs_continue_across_a_restart(base: str, restartable: RestartableSer
             assert row.step_results[0]["output"] == {"n": 2}
     finally:
         await database.dispose()
+
+
+async def test_a_worker_on_a_database_without_its_queue_ends_with_the_error(empty_database_url: str) -> None:
+    # Waiting cures an outage, not a configuration error: that one ends the process at once.
+    await asyncio.to_thread(migrate.upgrade, empty_database_url, "0002_auth_sessions")  # no queue yet
+    stop = asyncio.Event()
+    with pytest.raises(asyncpg.UndefinedTableError, match="pgqueuer"):
+        await asyncio.wait_for(
+            run_workers(
+                empty_database_url, api_settings_for(empty_database_url), stop, config=TEST_ENGINE_CONFIG
+            ),
+            timeout=30,
+        )
