@@ -84,3 +84,23 @@ async def test_a_body_nested_too_deep_is_refused_with_400(client: httpx.AsyncCli
     )
     assert fits.status_code == 200, fits.text
     assert json.dumps(fits.json()["value"]).startswith("[[[")
+
+
+async def test_dates_that_overflow_once_in_utc_are_refused_not_a_500(client: httpx.AsyncClient) -> None:
+    account = await sign_up(client)
+
+    earliest = await client.get(
+        "/api/v1/audit-logs", params={"since": "0001-01-01T00:00:00+14:00"}, headers=account.headers
+    )
+    latest = await client.get(
+        "/api/v1/executions", params={"started_before": "9999-12-31T23:59:59-12:00"}, headers=account.headers
+    )
+    key = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "far", "expires_at": "9999-12-31T23:59:59-14:00"},
+        headers=account.headers,
+    )
+
+    for response in (earliest, latest, key):
+        assert response.status_code == 422, response.text
+        assert "outside what can be stored" in response.json()["error"]["message"]

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from autofy.db.engine import DATABASE_ERRORS, database_unavailable
+from autofy.db.engine import DATABASE_ERRORS, database_unavailable, value_refused
 
 logger = logging.getLogger(__name__)
 
@@ -252,6 +252,18 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
             error_body("database_unavailable", "The database is unavailable; try again in a few seconds."),
             status_code=503,
             headers={"Retry-After": "5"},
+        )
+    if value_refused(error):
+        # The last line of defence behind validation (refused input is checked before it gets
+        # here: tests/test_input_guard.py), for a value only the database knows it cannot hold.
+        logger.warning("value refused by the database on %s %s: %r", request.method, request.url.path, error)
+        return JSONResponse(
+            error_body(
+                "validation_failed",
+                "A value in the request is outside what can be stored (a date too close to year 1 "
+                "or 9999 once in UTC, a number too large); send a value within range.",
+            ),
+            status_code=422,
         )
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return JSONResponse(

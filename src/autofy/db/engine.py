@@ -59,6 +59,14 @@ def database_unavailable(error: BaseException) -> bool:
     )
 
 
+def value_refused(error: BaseException) -> bool:
+    """Whether the database refused a value a statement carried (SQLSTATE class 22: out of range,
+    invalid text; or a value asyncpg could not encode for it): the input's fault, not the server's."""
+    if isinstance(error, DBAPIError):
+        return error.orig is not None and isinstance(error.orig.__cause__, asyncpg.DataError)
+    return isinstance(error, asyncpg.DataError)
+
+
 def sqlalchemy_url(database_url: str) -> str:
     """Turn a libpq URL (`postgresql://…`, `postgres://…`) into an async SQLAlchemy URL (asyncpg)."""
     parts = urlsplit(database_url)
