@@ -312,6 +312,8 @@ async def _sweep_orphans(pool: ServicePool, config: EngineConfig, stop_event: as
             if orphans:
                 logger.warning("re-queued %d executions whose job had vanished", len(orphans))
         except Exception as error:
-            if not database_unavailable(error):
-                raise
-            logger.warning("sweeping for orphaned executions failed (%r); trying again later", error)
+            # The next sweep starts over; the sweeper must outlive whatever went wrong in this one.
+            if database_unavailable(error):
+                logger.warning("sweeping for orphaned executions failed (%r); trying again later", error)
+            else:
+                logger.exception("sweeping for orphaned executions failed; trying again later")
