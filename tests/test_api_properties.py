@@ -27,7 +27,7 @@ from tests.conftest import TEMPLATE_DATABASE, _admin
 from tests.support import database_url_with_name
 from tests.test_cli import _free_port
 
-EXAMPLES_PER_OPERATION = 60
+EXAMPLES_PER_OPERATION = 4
 
 
 @dataclass(frozen=True)
