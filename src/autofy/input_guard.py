@@ -24,6 +24,9 @@ from autofy.errors import BadRequestError, ErrorDetail, ValidationFailedError
 
 # Deeper than any workflow, configuration or webhook payload Autofy has met (they stay under 20).
 MAX_JSON_DEPTH = 64
+# What the engine stores (trigger data wraps a body; a service's answer may nest more than a
+# request): roomier, but still far from what recursive walks over it can take.
+MAX_STORED_DEPTH = 256
 WEBHOOK_PATH_PREFIX = "/hooks/"
 
 
