@@ -9,7 +9,9 @@ every recursive walk over them (templates, history, serialisers) would pay for i
 One dependency of the whole app (`refuse_unstorable_input`) checks the path, the query string and
 the parsed JSON or form body of every request: 422 naming the field, 400 for too deep. Webhook
 deliveries come from other systems, which cannot fix what they send: their bodies are kept
-losslessly instead (triggers.webhook), and their query strings refused with 400.
+losslessly instead (triggers.webhook), and their query strings refused with 400. The engine
+applies the same check to what it stores that no request carried: trigger data from polls, rendered
+configuration, step outputs.
 """
 
 from __future__ import annotations
@@ -54,8 +56,8 @@ def text_problem(text: str) -> str | None:
 def check_storable(value: Any, field: str, *, max_depth: int = MAX_JSON_DEPTH) -> None:
     """Raise `UnstorableInput` for the first string, key or number in `value` (parsed JSON) that
     PostgreSQL cannot store, or when it nests deeper than `max_depth`. `field` names `value`
-    (empty for a request body, whose fields are then named as validation errors name them). Iterative: a deep value
-    must not exhaust the interpreter's stack while it is being judged."""
+    (empty for a request body, whose fields are then named as validation errors name them).
+    Iterative: a deep value must not exhaust the interpreter's stack while it is being judged."""
     pending: list[tuple[Any, str, int]] = [(value, field, 0)]
     while pending:
         item, path, depth = pending.pop()
