@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +33,6 @@ EXAMPLES_PER_OPERATION = 4
 
 @dataclass(frozen=True)
 class ServedApi:
-    settings: Settings
     base_url: str
 
 
@@ -44,9 +44,9 @@ def _serve(settings: Settings, database_url: str) -> tuple[uvicorn.Server, threa
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    ready = threading.Event()
-    while not server.started and thread.is_alive():
-        ready.wait(0.02)  # the server thread sets nothing we could wait on
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)  # uvicorn offers no event to wait on, only its `started` flag
     assert server.started, "uvicorn did not start"
     return server, thread, f"http://127.0.0.1:{port}"
 
@@ -75,7 +75,7 @@ def served_api(postgres_server_url: str, template_database_url: str) -> Iterator
     server, thread, base_url = _serve(app_settings, database_url)
     try:
         _api_key["key"] = _api_key_of_a_new_account(base_url)
-        yield ServedApi(app_settings, base_url)
+        yield ServedApi(base_url)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
