@@ -123,6 +123,24 @@ async def test_an_unexpected_error_is_a_500_that_discloses_nothing(
     assert any(record.exc_info for record in caplog.records), "the traceback is logged for operators"
 
 
+async def test_the_database_being_away_is_a_503_to_retry_and_a_405_lists_every_method() -> None:
+    closed = "postgresql://postgres@127.0.0.1:9/autofy"  # the discard port: nothing listens
+    app = create_app(api_settings_for(closed), closed)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http,
+    ):
+        away = await http.post(
+            "/api/v1/auth/signin", json={"email": "a@example.com", "password": DEFAULT_PASSWORD}
+        )
+        wrong_method = await http.post("/api/v1/preferences/theme")
+
+    assert_error(away, 503, "database_unavailable")
+    assert away.headers["Retry-After"] == "5"
+    assert_error(wrong_method, 405, "method_not_allowed")
+    assert wrong_method.headers["Allow"] == "DELETE, GET, PUT"
+
+
 async def test_the_openapi_document_describes_security_and_errors(client: httpx.AsyncClient) -> None:
     response = await client.get("/openapi.json")
 

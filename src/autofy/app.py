@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy import __version__
@@ -19,6 +19,7 @@ from autofy.db.engine import Database
 from autofy.engine.router import router as engine_router
 from autofy.error_handlers import install_error_handling
 from autofy.executions.router import router as executions_router
+from autofy.input_guard import refuse_unstorable_input
 from autofy.integrations.router import router as integrations_router
 from autofy.observability.logs import RequestIdMiddleware
 from autofy.observability.metrics import HttpRequestsMiddleware
@@ -79,6 +80,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             'shape `{"error": {"code", "message", "details": [{"field", "message"}]}}`.'
         ),
         lifespan=lifespan,
+        # One check for every route: text PostgreSQL cannot store, or a body nested too deep,
+        # is refused with a 4xx naming the field, never a 500 from the statement.
+        dependencies=[Depends(refuse_unstorable_input)],
     )
     app.state.settings = settings
     connectors = ConnectorAccess.from_settings(settings)

@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -114,6 +114,41 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         default=20, ge=2, le=500, description="Engine jobs one worker process runs at once."
     )
+    worker_lease_seconds: float = Field(
+        default=30.0,
+        ge=2,
+        description=(
+            "A picked job whose worker sent no heartbeat for this long is run by another worker "
+            "(a worker that is alive but stuck). A worker that dies is seen at once (its session "
+            "lock ends) and its jobs are taken over within AUTOFY_WORKER_TAKEOVER_CHECK_SECONDS."
+        ),
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "How often a worker confirms the jobs it is running (and hands back picked jobs none "
+            "of its tasks runs); at most half the lease."
+        ),
+    )
+    worker_takeover_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often each worker looks for dead workers and takes over their jobs.",
+    )
+    worker_reconnect_max_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Longest wait between a worker's attempts to reconnect to the database (backoff from "
+            "0.1 s, doubling)."
+        ),
+    )
+    worker_shutdown_grace_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        description="On SIGTERM, how long in-flight steps get to finish before they are handed back.",
+    )
     health_check_interval_seconds: float = Field(
         default=30.0, gt=0, description="Seconds between health checks recorded in system_status."
     )
@@ -136,6 +171,15 @@ class Settings(BaseSettings):
     prune_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Rows deleted per transaction when pruning."
     )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> Settings:
+        if self.worker_heartbeat_seconds * 2 > self.worker_lease_seconds:
+            raise ValueError(
+                "AUTOFY_WORKER_HEARTBEAT_SECONDS must be at most half of AUTOFY_WORKER_LEASE_SECONDS "
+                f"(got {self.worker_heartbeat_seconds} and {self.worker_lease_seconds})"
+            )
+        return self
 
     @property
     def external_url(self) -> str:

@@ -17,8 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from autofy.db.engine import DATABASE_ERRORS, database_unavailable, value_refused
 from autofy.errors import (
     ERROR_DESCRIPTIONS,
     DomainError,
@@ -83,14 +85,50 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = _HTTP_STATUS_CODES.get(error.status_code, "http_error")
     message = error.detail if isinstance(error.detail, str) else "The request cannot be processed."
-    return JSONResponse(error_body(code, message), status_code=error.status_code, headers=error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        # Starlette names the methods of the first route on the path; RFC 9110 wants all of them.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return JSONResponse(error_body(code, message), status_code=error.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # Asked of the routes themselves (included routers answer `matches` for their own routes).
+    return [
+        method
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.routes
+        )
+    ]
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    if database_unavailable(error):
+        # A restart or failover in progress: the client may retry; the pools reconnect on their own.
+        logger.warning("database unavailable on %s %s: %r", request.method, request.url.path, error)
+        return JSONResponse(
+            error_body("database_unavailable", "The database is unavailable; try again in a few seconds."),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    if value_refused(error):
+        # The last line of defence behind validation (refused input is checked before it gets
+        # here: tests/test_input_guard.py), for a value only the database knows it cannot hold.
+        logger.warning("value refused by the database on %s %s: %r", request.method, request.url.path, error)
+        return JSONResponse(
+            error_body(
+                "validation_failed",
+                "A value in the request is outside what can be stored (a date too close to year 1 "
+                "or 9999 once in UTC, a number too large); send a value within range.",
+            ),
+            status_code=422,
+        )
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return JSONResponse(
         error_body("internal_error", "An unexpected error occurred; it has been logged."),
@@ -104,6 +142,9 @@ def install_error_handling(app: FastAPI, *, max_request_bytes: int) -> None:
         (DomainError, _domain_error),
         (RequestValidationError, _validation_error),
         (StarletteHTTPException, _http_error),
+        # Handled where the app's own handlers run (not re-raised to the server as a crash): a
+        # database away is a 503 to retry, not an incident.
+        *((error_class, _unexpected_error) for error_class in DATABASE_ERRORS),
         (Exception, _unexpected_error),
     ]
     for exception_class, handler in handlers:
@@ -227,7 +268,7 @@ def _add_error_responses(operation: dict[str, Any]) -> None:
     if takes_input:
         statuses.append(422)
     if "requestBody" in operation:
-        statuses.append(413)
+        statuses += [400, 413]
     if operation.get("security"):
         statuses += [401, 403]
     reference = {"$ref": "#/components/schemas/ErrorResponse"}

@@ -42,6 +42,11 @@ class DomainError(Exception):
         return {}
 
 
+class BadRequestError(DomainError):
+    """Input the API cannot take in at all (nested too deep, text in a webhook's query string
+    that cannot be stored): 400, the base's status, under a name that says so."""
+
+
 class NotFoundError(DomainError):
     """Also the answer for a row that belongs to someone else: the two must be indistinguishable."""
 

@@ -77,7 +77,7 @@ async def run(settings: Settings, database_url: str, parts: Parts) -> None:
     if parts.api:
         tasks.append(_serve_api(settings, database_url, stop))
     if parts.workers:
-        config = EngineConfig(concurrency=settings.worker_concurrency)
+        config = EngineConfig.from_settings(settings)
         tasks.append(run_workers(database_url, settings, stop, config=config))
         tasks.append(run_heartbeat(database, "worker", stop))
     if parts.scheduler:

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import random
 import signal
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,11 +19,19 @@ from sqlalchemy import select, text
 from autofy.config import Settings
 from autofy.db import tables
 from autofy.db.engine import Database
+from autofy.engine.config import EngineConfig
 from autofy.engine.worker import WORKER_APPLICATION_NAME
-from tests.engine.conftest import FINISHED, TEST_ENGINE_CONFIG, StartWorker, no_queued_jobs, wait_until
+from tests.engine.conftest import (
+    FINISHED,
+    TEST_ENGINE_CONFIG,
+    StartWorker,
+    no_queued_jobs,
+    wait_finished,
+    wait_until,
+)
 from tests.engine.steps import http_post, set_fields
 from tests.engine.support import create_user, start
-from tests.engine.worker_process import fork_server, spawn
+from tests.engine.worker_process import CRASH_TEST_CONFIG, fork_server, spawn
 from tests.factories import create_workflow
 from tests.fakes.engine_effects import EngineEffects
 
@@ -78,8 +87,8 @@ class WorkerProcesses:
         self.context = fork_server()
         self.processes: list[BaseProcess] = []
 
-    async def spawn(self) -> BaseProcess:
-        process = spawn(self.context, self.settings)
+    async def spawn(self, config: EngineConfig = CRASH_TEST_CONFIG) -> BaseProcess:
+        process = spawn(self.context, self.settings, config)
         self.processes.append(process)
         await wait_until(self._all_serving, within=120, what="the worker processes to connect")
         return process
@@ -228,3 +237,38 @@ async def test_a_zombie_workers_late_write_is_refused(
     assert row.execution_status == "completed"
     assert [result["step_order"] for result in row.step_results] == [1, 2]
     assert row.step_results[1]["output"] == {"seen": 2}  # the survivor's call, recorded once
+
+
+async def test_a_dead_workers_job_is_taken_over_at_once_not_after_its_lease(
+    database: Database,
+    effects: EngineEffects,
+    worker_processes: WorkerProcesses,
+) -> None:
+    user = await create_user(database)
+    effects.gate = threading.Event()
+    workflow = await create_workflow(
+        database, user, steps=[http_post(f"{effects.url}/slow-effects/taken-over")], status="active"
+    )
+    # A lease far longer than the test waits: only the dead worker's released lock can explain
+    # the takeover.
+    long_lease = dataclasses.replace(CRASH_TEST_CONFIG, lease=timedelta(seconds=300))
+    victim = await worker_processes.spawn(long_lease)
+    try:
+        execution_id = await start(database, workflow)
+        await wait_until(
+            lambda: _async(len(effects.requests_to("/slow-effects/taken-over")) == 1),
+            what="the step to start",
+        )
+        await worker_processes.spawn(long_lease)
+        victim.kill()
+        victim.join()
+        await wait_until(
+            lambda: _async(len(effects.requests_to("/slow-effects/taken-over")) == 2),
+            within=10,
+            what="the surviving worker to take the job over",
+        )
+    finally:
+        effects.gate.set()
+    row = await wait_finished(database, execution_id, within=30)
+    assert row.execution_status == "completed"
+    assert [result["step_order"] for result in row.step_results] == [1]

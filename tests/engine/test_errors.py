@@ -163,3 +163,28 @@ async def test_an_oversized_step_output_fails_the_step_clearly(database: Databas
 
     assert execution.execution_status == "failed"
     assert "larger than 256 KiB" in execution.error_message
+
+
+async def test_a_step_output_postgresql_cannot_store_fails_the_step_naming_the_field(
+    database: Database, effects: EngineEffects
+) -> None:
+    user = await create_user(database)
+    workflow = await create_workflow(database, user, steps=[http_post(f"{effects.url}/effects/nul")])
+    effects.fail(200, body={"note": "a\x00b"}, path_contains="/effects/nul")  # an API answering a NUL
+
+    execution = await wait_finished(database, await start(database, workflow))
+
+    assert execution.execution_status == "failed"
+    assert "the step's output.body.note contains a NUL character" in execution.error_message
+    assert execution.step_results[0]["attempts"] == 1  # said at once, not after internal retries
+
+
+async def test_a_template_that_renders_a_nul_fails_the_step_naming_the_field(database: Database) -> None:
+    user = await create_user(database)
+    workflow = await create_workflow(database, user, steps=[format_text("{{ 'a' ~ '\\x00' }}")])
+
+    execution = await wait_finished(database, await start(database, workflow))
+
+    assert execution.execution_status == "failed"
+    assert "configuration.text: contains a NUL character" in execution.error_message
+    assert execution.step_results[0]["input"]["text"] == "{{ 'a' ~ '\\x00' }}"  # as saved

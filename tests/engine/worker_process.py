@@ -2,8 +2,8 @@
 
 Importing Autofy (its connectors pull in LangChain) takes seconds; the crash tests start many
 workers, so they fork them from multiprocessing's fork server, which preloads this module. Each
-child runs the production `run_workers` with the engine tests' short lease until SIGTERM, or until
-the test kills it.
+child runs the production `run_workers` with the engine tests' short lease (or the config the
+test passes) until SIGTERM, or until the test kills it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from multiprocessing.process import BaseProcess
 from pydantic import SecretStr
 
 from autofy.config import Settings
+from autofy.engine.config import EngineConfig
 from autofy.engine.worker import run_workers
 from tests.engine.conftest import TEST_ENGINE_CONFIG
 
@@ -29,16 +30,16 @@ CRASH_TEST_CONFIG = dataclasses.replace(
 )
 
 
-async def _work(settings: Settings) -> None:
+async def _work(settings: Settings, config: EngineConfig) -> None:
     assert settings.database_url is not None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await run_workers(settings.database_url, settings, stop, config=CRASH_TEST_CONFIG)
+    await run_workers(settings.database_url, settings, stop, config=config)
 
 
-def work(database_url: str, jwt_secret: str, encryption_keys: str) -> None:
+def work(database_url: str, jwt_secret: str, encryption_keys: str, config: EngineConfig) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
@@ -46,7 +47,7 @@ def work(database_url: str, jwt_secret: str, encryption_keys: str) -> None:
         encryption_keys=SecretStr(encryption_keys),
         outbound_allow_private_network=True,  # the fakes listen on loopback
     )
-    asyncio.run(_work(settings))
+    asyncio.run(_work(settings, config))
 
 
 def fork_server() -> ForkServerContext:
@@ -55,7 +56,9 @@ def fork_server() -> ForkServerContext:
     return context
 
 
-def spawn(context: ForkServerContext, settings: Settings) -> BaseProcess:
+def spawn(
+    context: ForkServerContext, settings: Settings, config: EngineConfig = CRASH_TEST_CONFIG
+) -> BaseProcess:
     assert settings.database_url is not None
     assert settings.jwt_secret is not None
     assert settings.encryption_keys is not None
@@ -65,6 +68,7 @@ def spawn(context: ForkServerContext, settings: Settings) -> BaseProcess:
             settings.database_url,
             settings.jwt_secret.get_secret_value(),
             settings.encryption_keys.get_secret_value(),
+            config,
         ),
         daemon=True,
     )

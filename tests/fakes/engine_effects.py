@@ -1,7 +1,7 @@
 """A web API whose calls are side effects the engine tests count: every POST to /effects/{key}
 is one effect, answered with its sequence number. Failure switches come from FakeServer (500, 429
-with Retry-After, slow); `/slow-effects/{key}` answers only after `hold` seconds, so a worker can
-be killed while a step is in flight."""
+with Retry-After, slow); `/slow-effects/{key}` answers only after `hold` seconds (or when the test
+opens `gate`), so a worker can be killed while a step is in flight."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ class EngineEffects(FakeServer):
 
     def __init__(self, hold: float = 0.3) -> None:
         self.hold = hold
+        # When a test sets it, `/slow-effects` answers wait for the test to set this event
+        # instead of for `hold` seconds: a step stays in flight exactly as long as the test needs.
+        self.gate: threading.Event | None = None
         self.effects: Counter[str] = Counter()
         self._effects_lock = threading.Lock()
         super().__init__()
@@ -43,5 +46,8 @@ class EngineEffects(FakeServer):
 
     async def slow_effect(self, request: Request) -> Response:
         key = request.path_params["key"]
-        await asyncio.sleep(self.hold)
+        if self.gate is not None:
+            await asyncio.to_thread(self.gate.wait, 120)
+        else:
+            await asyncio.sleep(self.hold)
         return JSONResponse({"key": key, "seen": self._count(key)})

@@ -284,6 +284,24 @@ async def test_a_body_that_is_not_an_update_is_refused(
     assert await executions_of(database, workflow.id) == []
 
 
+async def test_an_update_postgresql_cannot_store_is_refused_with_400(
+    client: httpx.AsyncClient,
+    database: Database,
+    fake_telegram: FakeTelegram,
+    bot_owner: User,
+    activate: Any,
+) -> None:
+    workflow = await telegram_workflow(database, bot_owner)
+    await activate(workflow, bot_owner)
+    update_id = fake_telegram.add_incoming_message(42, "a\u0000b")
+
+    response = await deliver(client, database, workflow, fake_telegram.update(update_id), secret=None)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["details"][0]["field"] == "message.text"
+    assert await executions_of(database, workflow.id) == []
+
+
 async def test_pausing_removes_the_webhook_and_deliveries_stop(
     client: httpx.AsyncClient,
     database: Database,

@@ -4,8 +4,13 @@ unknown callers learn; the owner's webhook routes."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import textwrap
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +19,7 @@ from sqlalchemy import select, text
 
 from autofy.db import tables
 from autofy.db.engine import Database, user_claims
+from autofy.input_guard import MAX_JSON_DEPTH
 from autofy.observability.metrics import REGISTRY
 from autofy.triggers.tables import workflow_webhooks
 from autofy.triggers.webhook import MAX_WEBHOOK_BODY_BYTES, sign
@@ -128,6 +134,51 @@ async def test_invalid_json_is_refused_and_starts_nothing(
     assert await executions_of(database, workflow.id) == []
 
 
+async def test_bodies_postgresql_cannot_store_are_kept_whole_as_base64(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    _, workflow = await webhook_workflow(database, activate)
+    path = await hook_path(database, workflow)
+    deliveries = [
+        (b'{"note": "a\\u0000b"}', "application/json", "note contains a NUL character"),
+        (b'{"name": "\\ud83d"}', "application/json", "name contains an unpaired UTF-16 surrogate"),
+        (b'{"ratio": NaN}', "application/json", "ratio is not a finite number"),
+        (b"name=Ada%00&plan=pro", "application/x-www-form-urlencoded", "name contains a NUL character"),
+        (b"<ping>\x00</ping>", "text/xml", "raw contains a NUL character"),
+    ]
+
+    for body, content_type, _ in deliveries:
+        response = await client.post(path, content=body, headers={"Content-Type": content_type})
+        assert response.status_code == 202, (body, response.text)
+
+    executions = await executions_of(database, workflow.id)
+    kept = {base64.b64decode(execution["trigger_data"]["body"]["raw"]): execution for execution in executions}
+    assert set(kept) == {body for body, _, _ in deliveries}  # lossless: every byte as sent
+    for body, content_type, unstorable in deliveries:
+        stored = kept[body]["trigger_data"]["body"]
+        assert stored["encoding"] == "base64"
+        assert stored["content_type"] == content_type
+        assert stored["unstorable"].startswith(unstorable), stored["unstorable"]
+
+
+async def test_a_delivery_nested_too_deep_or_with_a_nul_in_its_query_is_refused_with_400(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    _, workflow = await webhook_workflow(database, activate)
+    path = await hook_path(database, workflow)
+
+    for depth in (MAX_JSON_DEPTH + 1, 2_000):
+        body = "[" * depth + "]" * depth
+        response = await client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, (depth, response.text)
+        assert "levels deep" in response.json()["error"]["message"]
+    query = await client.post(path, params={"source": "a\u0000"}, json={})
+
+    assert query.status_code == 400, query.text
+    assert query.json()["error"]["details"][0]["field"] == "query.source"
+    assert await executions_of(database, workflow.id) == []
+
+
 async def test_a_body_over_the_limit_is_refused_with_413(
     client: httpx.AsyncClient, database: Database, activate: Any
 ) -> None:
@@ -167,6 +218,111 @@ async def test_a_signed_delivery_is_accepted_when_signatures_are_required(
     assert response.status_code == 202, response.text
     [execution] = await executions_of(database, workflow.id)
     assert "x-autofy-signature" not in execution["trigger_data"]["headers"]
+
+
+async def test_a_replayed_signed_delivery_starts_nothing_new(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    _, workflow = await webhook_workflow(database, activate)
+    path = await hook_path(database, workflow)
+    body = b'{"event": "paid"}'
+    headers = signed_headers(await signing_secret(database, workflow), body)
+
+    first = await client.post(path, content=body, headers=headers)
+    replays = await asyncio.gather(
+        *(
+            client.post(path, content=body, headers=headers | {"Idempotency-Key": f"new-{n}"})
+            for n in range(10)
+        )
+    )
+    signed_anew = await client.post(
+        path,
+        content=body,
+        headers=signed_headers(await signing_secret(database, workflow), body, at=time.time() + 1),
+    )
+
+    assert first.status_code == 202, first.text
+    assert {replay.status_code for replay in replays} == {202}
+    assert {replay.json()["execution_id"] for replay in replays} == {first.json()["execution_id"]}
+    assert signed_anew.status_code == 202  # a new timestamp, a new delivery
+    assert len(await executions_of(database, workflow.id)) == 2
+
+
+async def test_signatures_are_forgotten_once_they_expire(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    _, workflow = await webhook_workflow(database, activate)
+    path = await hook_path(database, workflow)
+    async with database.service_session() as session:
+        await session.execute(
+            text(
+                "insert into webhook_signatures_seen (workflow_id, signature, expires_at) "
+                "values (:id, 'sha256=old', now() - interval '1 second')"
+            ),
+            {"id": workflow.id},
+        )
+    body = b"{}"
+
+    response = await client.post(
+        path, content=body, headers=signed_headers(await signing_secret(database, workflow), body)
+    )
+
+    assert response.status_code == 202, response.text
+    async with database.service_session() as session:
+        remembered = (await session.execute(text("select signature from webhook_signatures_seen"))).scalars()
+        assert [
+            signature.startswith("sha256=") and signature != "sha256=old" for signature in remembered
+        ] == [True]
+
+
+def standard_webhooks_headers(
+    whsec: str, webhook_id: str, body: bytes, *, at: float | None = None
+) -> dict[str, str]:
+    """Signed as the Standard Webhooks specification says, from the `whsec_` secret alone."""
+    timestamp = str(int(at if at is not None else time.time()))
+    key = base64.b64decode(whsec.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": f"v1,{base64.b64encode(b'not-this-one').decode()} v1,{base64.b64encode(digest).decode()}",
+    }
+
+
+async def test_standard_webhooks_deliveries_are_accepted_and_deduplicated_on_their_id(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    owner, workflow = await owned_webhook_workflow(client, database, activate)
+    path = await hook_path(database, workflow)
+    endpoint = await client.get(f"/api/v1/workflows/{workflow.id}/webhook", headers=owner.headers)
+    whsec = endpoint.json()["standard_webhooks_secret"]
+    body = b'{"type": "invoice.paid"}'
+
+    first = await client.post(path, content=body, headers=standard_webhooks_headers(whsec, "msg_1", body))
+    # The sender's retry: the same id, signed again later.
+    retry = await client.post(
+        path, content=body, headers=standard_webhooks_headers(whsec, "msg_1", body, at=time.time() + 5)
+    )
+    other = await client.post(path, content=body, headers=standard_webhooks_headers(whsec, "msg_2", body))
+    forged = await client.post(
+        path,
+        content=body,
+        headers=standard_webhooks_headers("whsec_" + base64.b64encode(b"guess").decode(), "msg_3", body),
+    )
+    stale = await client.post(
+        path, content=body, headers=standard_webhooks_headers(whsec, "msg_4", body, at=time.time() - 600)
+    )
+
+    assert first.status_code == 202, first.text
+    assert retry.status_code == 202
+    assert retry.json() == first.json()
+    assert other.status_code == 202
+    assert other.json() != first.json()
+    assert (forged.status_code, stale.status_code) == (404, 404)
+    executions = await executions_of(database, workflow.id)
+    assert len(executions) == 2
+    assert all("webhook-signature" not in execution["trigger_data"]["headers"] for execution in executions)
 
 
 async def test_a_signing_secret_of_the_workflows_own_is_the_key(
@@ -358,3 +514,37 @@ async def test_another_users_webhook_is_not_found(
 
     assert read.status_code == rotate.status_code == 404
     assert "signing_secret" not in read.text
+
+
+def documented_signers() -> dict[str, Any]:
+    """The signing example of docs/triggers.md, run as written."""
+    document = (Path(__file__).parents[2] / "docs" / "triggers.md").read_text(encoding="utf-8")
+    block = document.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(textwrap.dedent(block), namespace)  # noqa: S102 - our own documentation
+    return namespace
+
+
+async def test_the_documented_signing_example_works_for_both_header_sets(
+    client: httpx.AsyncClient, database: Database, activate: Any
+) -> None:
+    owner, workflow = await owned_webhook_workflow(client, database, activate)
+    path = await hook_path(database, workflow)
+    endpoint = (await client.get(f"/api/v1/workflows/{workflow.id}/webhook", headers=owner.headers)).json()
+    docs = documented_signers()
+    body = docs["body"]
+    json_type = {"Content-Type": "application/json"}
+
+    autofy = await client.post(
+        path, content=body, headers=json_type | docs["autofy_headers"](endpoint["signing_secret"], body)
+    )
+    standard = await client.post(
+        path,
+        content=body,
+        headers=json_type
+        | docs["standard_webhooks_headers"](endpoint["standard_webhooks_secret"], "msg_docs", body),
+    )
+
+    assert autofy.status_code == 202, autofy.text
+    assert standard.status_code == 202, standard.text
+    assert len(await executions_of(database, workflow.id)) == 2

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from autofy.audit import service
 from autofy.audit.schemas import AuditLogPage
 from autofy.auth.dependencies import ReadPrincipal, UserSession
+from autofy.pagination import Offset
 
 router = APIRouter(prefix="/api/v1/audit-logs", tags=["audit"])
 
@@ -23,7 +24,7 @@ async def list_audit_logs(
     since: Annotated[AwareDatetime | None, Query(description="Only entries at or after this time.")] = None,
     until: Annotated[AwareDatetime | None, Query(description="Only entries before this time.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditLogPage:
     return await service.list_logs(
         session,

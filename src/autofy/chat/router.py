@@ -29,6 +29,7 @@ from autofy.db.engine import Database
 from autofy.dependencies import get_database
 from autofy.errors import DomainError, error_body, error_responses
 from autofy.integrations.router import Cipher, Policy
+from autofy.pagination import Offset
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ async def list_sessions(
     session: UserSession,
     status_filter: Annotated[ChatStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ChatSessionPage:
     """Your chat sessions, most recently active first."""
     return await service.list_sessions(session, status=status_filter, limit=limit, offset=offset)
@@ -94,7 +95,7 @@ async def list_messages(
     principal: Reader,
     session: UserSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ChatMessage]:
     """The session's messages, oldest first."""
     return await service.list_messages(session, session_id, limit=limit, offset=offset)

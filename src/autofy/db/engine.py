@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -27,6 +28,43 @@ _SET_ROLE_AND_CLAIMS = text(
 )
 _CURRENT_ROLE = text("select current_setting('role')")
 _SET_ROLE = text("select set_config('role', :role, true)")
+
+
+# What talking to the database can raise: asyncpg's errors, SQLAlchemy's wrapping of them, and
+# the socket's own.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    DBAPIError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is away for now (a restart, a failover, the network),
+    which waiting and reconnecting cures, as opposed to a wrong setting or a bug. Takes asyncpg's
+    errors and SQLAlchemy's wrapping of them."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        cause = error.orig.__cause__ if error.orig is not None else None
+        return cause is not None and database_unavailable(cause)
+    return isinstance(
+        error,
+        OSError
+        | TimeoutError
+        | asyncpg.InterfaceError  # the connection was closed under the statement
+        | asyncpg.PostgresConnectionError  # class 08
+        | asyncpg.OperatorInterventionError,  # class 57: shutting down, starting up, terminated
+    )
+
+
+def value_refused(error: BaseException) -> bool:
+    """Whether the database refused a value a statement carried (SQLSTATE class 22: out of range,
+    invalid text; or a value asyncpg could not encode for it): the input's fault, not the server's."""
+    if isinstance(error, DBAPIError):
+        return error.orig is not None and isinstance(error.orig.__cause__, asyncpg.DataError)
+    return isinstance(error, asyncpg.DataError)
 
 
 def sqlalchemy_url(database_url: str) -> str:

@@ -12,7 +12,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias, cast
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -366,3 +366,94 @@ async def move_job_seq(connection: Connection, token: Token) -> bool:
         token.cursor,
     )
     return bool(status == "UPDATE 1")
+
+
+# --- worker liveness --------------------------------------------------------------------------
+# Each worker process holds a session-level advisory lock, keyed on its pgqueuer queue_manager_id,
+# on its queue connection for as long as it lives. The server releases it the moment the process
+# or its connection dies, so another worker sees the death within one takeover check instead of
+# waiting out the lease. (Advisory locks of two int4 keys never collide with the sweeper's one
+# bigint key.)
+WORKER_LOCK_CLASS = 72_441_010
+
+# Wakes every worker's queue listener as pgqueuer's own trigger does on an insert: its trigger
+# is a statement trigger that never fires for updates, and a job handed back must not wait for
+# the next poll.
+_WAKE_WORKERS = """
+select pg_notify('ch_pgqueuer', json_build_object(
+  'channel', 'ch_pgqueuer', 'operation', 'update', 'sent_at', now(), 'table', 'pgqueuer',
+  'type', 'table_changed_event')::text)
+"""
+
+# Beat for the jobs this worker runs (pgqueuer beats too, but only on the connection that picked
+# them, which a database restart may have taken), and hand back — make stale at once — the jobs it
+# picked that none of its tasks runs any more (their end could not be recorded).
+_CONFIRM_JOBS = """
+with mine as (
+  update pgqueuer
+  set heartbeat = case when id = any($2::bigint[]) then now() else to_timestamp(0) end
+  where queue_manager_id = $1 and status = 'picked'
+    and (id = any($2::bigint[]) or heartbeat between to_timestamp(1) and now() - $3::interval)
+  returning heartbeat
+)
+select count(*) as jobs from mine where heartbeat = to_timestamp(0)
+"""
+
+# Jobs picked by workers whose lock is free (dead) are made stale, so the next dequeue takes them.
+# Right after the server started, workers are still reconnecting and their locks are free without
+# their being dead: lock-based takeover waits `grace` (the lease still applies meanwhile).
+_TAKE_OVER_DEAD_WORKERS = """
+with owners as (
+  select distinct queue_manager_id as id from pgqueuer
+  where status = 'picked' and queue_manager_id <> $1 and heartbeat > to_timestamp(0)
+),
+dead as (
+  select id from owners
+  where now() - pg_postmaster_start_time() > $2::interval
+    and pg_try_advisory_xact_lock($3, hashtext(id::text))
+),
+taken as (
+  update pgqueuer q set heartbeat = to_timestamp(0)
+  from dead
+  where q.queue_manager_id = dead.id and q.status = 'picked' and q.heartbeat > to_timestamp(0)
+  returning q.id
+)
+select count(*) as jobs from taken
+"""
+
+
+class QueueDriver(Protocol):
+    """pgqueuer's driver of a worker's queue connection (it serialises statements on it)."""
+
+    async def fetch(self, query: str, *args: object) -> list[dict[str, object]]: ...
+
+    async def execute(self, query: str, *args: object) -> str: ...
+
+
+async def take_worker_lock(driver: QueueDriver, worker_id: uuid.UUID) -> bool:
+    """False while another session holds it (this worker's previous connection, which the server
+    has not noticed is gone yet)."""
+    rows = await driver.fetch(
+        "select pg_try_advisory_lock($1, hashtext($2::text)) as locked", WORKER_LOCK_CLASS, str(worker_id)
+    )
+    return bool(rows[0]["locked"])
+
+
+async def confirm_jobs(
+    driver: QueueDriver, worker_id: uuid.UUID, running: list[int], *, idle_for: timedelta
+) -> int:
+    """Beat for `running` jobs; hand back this worker's other picked jobs idle for `idle_for`."""
+    rows = await driver.fetch(_CONFIRM_JOBS, worker_id, running, idle_for)
+    return await _woken(driver, int(cast(int, rows[0]["jobs"])))
+
+
+async def take_over_dead_workers(driver: QueueDriver, worker_id: uuid.UUID, *, grace: timedelta) -> int:
+    """Hand the jobs of dead workers to the queue; how many."""
+    rows = await driver.fetch(_TAKE_OVER_DEAD_WORKERS, worker_id, grace, WORKER_LOCK_CLASS)
+    return await _woken(driver, int(cast(int, rows[0]["jobs"])))
+
+
+async def _woken(driver: QueueDriver, handed_back: int) -> int:
+    if handed_back:
+        await driver.execute(_WAKE_WORKERS)
+    return handed_back

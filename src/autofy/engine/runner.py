@@ -33,6 +33,7 @@ from autofy.engine.queue import ExecutionJob
 from autofy.engine.records import MAX_STEP_OUTPUT_BYTES, StepResult, json_size
 from autofy.engine.repository import Connection, Outcome, Progress, Token
 from autofy.engine.templating import TemplateError, render_off_loop
+from autofy.input_guard import MAX_STORED_DEPTH, UnstorableInput, check_storable
 from autofy.observability import metrics
 from autofy.security.crypto import CredentialCipher, CredentialDecryptionError
 
@@ -312,7 +313,10 @@ class ExecutionRunner:
 
         try:
             rendered = await render_off_loop(step["configuration"], context)
-        except TemplateError as error:
+            check_storable(rendered, "configuration", max_depth=MAX_STORED_DEPTH)
+        except (TemplateError, UnstorableInput) as error:
+            # The step's configuration as saved is what is recorded: a rendered value that
+            # cannot be stored would make the record itself fail.
             return self._failure(
                 step, finished("failed", input=step["configuration"], error=str(error)), str(error)
             )
@@ -349,6 +353,13 @@ class ExecutionRunner:
                 f"the step's output is larger than {MAX_STEP_OUTPUT_BYTES // 1024} KiB; "
                 "narrow what it returns (fewer results, fewer fields)"
             )
+            return self._failure(step, finished("failed", input=rendered, error=message), message)
+        try:
+            check_storable(output, "output", max_depth=MAX_STORED_DEPTH)
+        except UnstorableInput as error:
+            # Said now, as the step's failure: the checkpoint would fail on it, retry and end as
+            # an internal error that names nothing.
+            message = f"the step's {error.field} {error.problem}"
             return self._failure(step, finished("failed", input=rendered, error=message), message)
 
         if step["step_type"] == "condition" and not output.get("passed", False):

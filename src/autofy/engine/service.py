@@ -20,7 +20,14 @@ from autofy.engine import queue, repository
 from autofy.engine.queue import ExecutionJob, raw_connection
 from autofy.engine.records import MAX_TRIGGER_DATA_BYTES, is_truncated
 from autofy.engine.repository import Outcome
-from autofy.errors import ConflictError, NotFoundError, PayloadTooLargeError, PaymentRequiredError
+from autofy.errors import (
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PaymentRequiredError,
+    ValidationFailedError,
+)
+from autofy.input_guard import MAX_STORED_DEPTH, UnstorableInput, check_storable
 from autofy.observability import metrics
 
 TRIGGER_TYPES = ("manual", "scheduled", "webhook", "email")
@@ -85,6 +92,12 @@ async def _start(
         raise PayloadTooLargeError(
             f"The trigger data is larger than {MAX_TRIGGER_DATA_BYTES // 1024} KiB as JSON."
         )
+    try:
+        check_storable(trigger_data, "trigger_data", max_depth=MAX_STORED_DEPTH)
+    except UnstorableInput as error:
+        raise ValidationFailedError(
+            f"The {error.field} {error.problem}.", details=[{"field": error.field, "message": error.problem}]
+        ) from None
 
     plan = [step for step in workflow.steps if step["step_type"] != "trigger"]
     trigger_step = next((step for step in workflow.steps if step["step_type"] == "trigger"), None)

@@ -13,13 +13,12 @@ from autofy.errors import error_responses
 from autofy.executions import service
 from autofy.executions.repository import ExecutionFilters
 from autofy.executions.schemas import Dashboard, Execution, ExecutionStatus, ExecutionSummary
-from autofy.pagination import Page
+from autofy.pagination import Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 
 Reader = Annotated[Principal, Depends(require("read"))]
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
 StartedAfter = Annotated[datetime | None, Query(description="Runs started at or after this time.")]
 StartedBefore = Annotated[datetime | None, Query(description="Runs started before this time.")]

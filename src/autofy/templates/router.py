@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from autofy.auth.dependencies import Principal, RequestMeta, UserSession, require
 from autofy.errors import error_responses
+from autofy.pagination import Offset
 from autofy.templates import service
 from autofy.templates.repository import TemplateFilters
 from autofy.templates.schemas import Difficulty, Template, TemplateInstantiate, TemplatePage
@@ -34,7 +35,7 @@ async def list_templates(
         str | None, Query(max_length=200, description="Part of the name or description.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TemplatePage:
     """Workflow templates, featured first, then the most used."""
     filters = TemplateFilters(

@@ -210,6 +210,58 @@ def webhook_signing(trigger_config: dict[str, Any], generated_secret: str) -> tu
     return trigger_config.get("require_signature") is True, generated_secret
 
 
+# --- replayed signatures (migration 0008_webhook_replay) -------------------------------------
+
+# Claims a signature for its first delivery, and forgets the workflow's signatures that are too
+# old to be presented again: the table holds one tolerance window of deliveries per workflow.
+_CLAIM_SIGNATURE = text("""
+with forgotten as (
+  delete from public.webhook_signatures_seen
+  where workflow_id = :workflow_id and expires_at < now()
+)
+insert into public.webhook_signatures_seen (workflow_id, signature, expires_at)
+values (:workflow_id, :signature, :expires_at)
+on conflict (workflow_id, signature) do nothing
+returning true
+""")
+
+
+async def claim_signature(
+    session: AsyncSession, workflow_id: uuid.UUID, signature: str, *, expires_at: datetime
+) -> bool:
+    """True for the first delivery of `signature`; a concurrent twin waits for its commit."""
+    claimed = await session.scalar(
+        _CLAIM_SIGNATURE, {"workflow_id": workflow_id, "signature": signature, "expires_at": expires_at}
+    )
+    return bool(claimed)
+
+
+async def record_signature_run(
+    session: AsyncSession, workflow_id: uuid.UUID, signature: str, execution_id: uuid.UUID
+) -> None:
+    await session.execute(
+        text(
+            "update public.webhook_signatures_seen set execution_id = :execution_id "
+            "where workflow_id = :workflow_id and signature = :signature"
+        ),
+        {"workflow_id": workflow_id, "signature": signature, "execution_id": execution_id},
+    )
+
+
+async def signature_run(session: AsyncSession, workflow_id: uuid.UUID, signature: str) -> uuid.UUID:
+    """The run the first delivery of `signature` started (every committed claim names it: the
+    claim and the run are one transaction)."""
+    result = await session.execute(
+        text(
+            "select execution_id from public.webhook_signatures_seen "
+            "where workflow_id = :workflow_id and signature = :signature"
+        ),
+        {"workflow_id": workflow_id, "signature": signature},
+    )
+    found: uuid.UUID = result.scalar_one()
+    return found
+
+
 # --- schedules --------------------------------------------------------------------------------
 
 

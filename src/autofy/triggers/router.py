@@ -25,7 +25,7 @@ Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("write"))]
 _DELIVERY_RESPONSES = {
     status.HTTP_200_OK: {"model": WebhookIgnored, "description": "Accepted, but no run started."},
-    **error_responses(402, 404, 413, 422),
+    **error_responses(400, 402, 404, 413, 422),
 }
 
 

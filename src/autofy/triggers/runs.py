@@ -41,8 +41,8 @@ async def start_or_record(
             session,
             workflow_id=workflow_id,
             trigger_type=trigger_type,
-            # Data the engine refused for its size is not stored again.
-            trigger_data=trigger_data if refusal.status_code != 413 else {},
+            # Data the engine refused (too large, or not storable) is not stored again.
+            trigger_data=trigger_data if refusal.status_code not in (413, 422) else {},
             error_message=refusal.message,
             dedupe_key=dedupe_key,
         )

@@ -20,11 +20,17 @@ class WebhookEndpoint(BaseModel):
         description="Whether deliveries must be signed (trigger_config.require_signature, or a "
         "trigger_config.signing_secret of the workflow's own): "
         "`X-Autofy-Timestamp` (Unix seconds) and `X-Autofy-Signature: sha256=<hex HMAC-SHA256 of "
-        "'<timestamp>.<body>' with the signing secret>`, at most 5 minutes old."
+        "'<timestamp>.<body>' with the signing secret>`, at most 5 minutes old; or the Standard "
+        "Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`) made with "
+        "`standard_webhooks_secret`. A signed delivery starts one run however often it is sent."
     )
     signing_secret: str | None = Field(
         description="The HMAC key for signatures: the workflow's own trigger_config.signing_secret, "
         "else the one Autofy generated (replaced by rotate)."
+    )
+    standard_webhooks_secret: str | None = Field(
+        description="The same key as Standard Webhooks libraries take it (`whsec_` + base64), for "
+        "senders that sign with `webhook-id`, `webhook-timestamp` and `webhook-signature`."
     )
 
 

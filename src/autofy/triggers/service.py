@@ -27,7 +27,7 @@ from autofy.triggers import repository, telegram
 from autofy.triggers.polling import DEFAULT_POLL_INTERVAL_SECONDS, ConnectorAccess, start_cursor
 from autofy.triggers.schedule import next_slot_after
 from autofy.triggers.schemas import WebhookEndpoint
-from autofy.triggers.webhook import new_signing_secret, new_token, webhook_url
+from autofy.triggers.webhook import new_signing_secret, new_token, standard_secret, webhook_url
 
 
 class TriggerActivationError(DomainError):
@@ -221,7 +221,12 @@ def _endpoint(
 ) -> WebhookEndpoint:
     if webhook is None:
         return WebhookEndpoint(
-            workflow_id=workflow.id, url=None, accepting=False, signing_required=False, signing_secret=None
+            workflow_id=workflow.id,
+            url=None,
+            accepting=False,
+            signing_required=False,
+            signing_secret=None,
+            standard_webhooks_secret=None,
         )
     signing_required, signing_secret = repository.webhook_signing(
         workflow.trigger_config, webhook.signing_secret
@@ -232,6 +237,7 @@ def _endpoint(
         accepting=workflow.status == "active",
         signing_required=signing_required,
         signing_secret=signing_secret,
+        standard_webhooks_secret=standard_secret(signing_secret),
     )
 
 

@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.connectors.sdk import AuthenticationError, ConnectorError
 from autofy.connectors.telegram.triggers import NewMessage, NewMessageConfig
-from autofy.errors import ConflictError, ValidationFailedError
+from autofy.errors import BadRequestError, ConflictError, ValidationFailedError
+from autofy.input_guard import MAX_JSON_DEPTH, UnstorableInput, check_storable
 from autofy.triggers import repository
 from autofy.triggers.polling import ConnectorAccess, trigger_config
 from autofy.triggers.runs import start_or_record
@@ -146,8 +147,20 @@ async def start_run(
 def _update(body: bytes) -> dict[str, Any]:
     try:
         update = json.loads(body)
-    except ValueError:
-        raise _not_an_update() from None
+        check_storable(update, "")
+    except ValueError as error:  # UnstorableInput is one
+        if not isinstance(error, UnstorableInput):
+            raise _not_an_update() from None
+        # Not Telegram's shape either; refused rather than stored altered.
+        raise BadRequestError(
+            f"The update's {error.field} {error.problem}.",
+            details=[{"field": error.field, "message": error.problem}],
+        ) from None
+    except RecursionError:
+        raise BadRequestError(
+            f"The update nests more than {MAX_JSON_DEPTH} levels deep.",
+            details=[{"field": "body", "message": "Nested too deep."}],
+        ) from None
     if not isinstance(update, dict) or type(update.get("update_id")) is not int:
         raise _not_an_update()
     return update

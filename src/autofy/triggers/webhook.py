@@ -2,10 +2,18 @@
 
 A delivery is accepted when its token names an active webhook workflow and, where the workflow
 asks for signatures (`trigger_config.require_signature`, or a `trigger_config.signing_secret` of
-its own), it carries a fresh valid one:
+its own), it carries a fresh valid one, in either of two header sets:
 
     X-Autofy-Timestamp: <Unix seconds>
     X-Autofy-Signature: sha256=<hex HMAC-SHA256(signing secret, "<timestamp>." + body)>
+
+    webhook-id: <the sender's delivery id>                       (Standard Webhooks)
+    webhook-timestamp: <Unix seconds>
+    webhook-signature: v1,<base64 HMAC-SHA256(signing secret, "<id>.<timestamp>." + body)> …
+
+A signed delivery starts one run, however often it is sent: an Autofy signature is remembered
+until its timestamp expires (a repeat gets the first run's id), a Standard Webhooks delivery is
+deduplicated on its `webhook-id` (the sender's retries included).
 
 A workflow whose trigger step is Telegram's new_message is delivered to by Telegram, which
 proves itself with the secret token instead (`triggers.telegram`).
@@ -24,14 +32,15 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.engine.service import start_execution
-from autofy.errors import NotFoundError, ValidationFailedError
+from autofy.errors import BadRequestError, NotFoundError, ValidationFailedError
+from autofy.input_guard import MAX_JSON_DEPTH, UnstorableInput, check_storable
 from autofy.triggers import repository, telegram
 from autofy.triggers.schemas import WebhookIgnored
 
@@ -43,8 +52,14 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 TIMESTAMP_HEADER = "x-autofy-timestamp"
 SIGNATURE_HEADER = "x-autofy-signature"
 IDEMPOTENCY_HEADER = "idempotency-key"
+STANDARD_ID_HEADER = "webhook-id"
+STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
+STANDARD_KEY_PREFIX = "whsec_"
 # Credentials of the caller never reach the run's trigger data (nor its logs).
-_PRIVATE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", SIGNATURE_HEADER})
+_PRIVATE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", SIGNATURE_HEADER, STANDARD_SIGNATURE_HEADER}
+)
 # Compared against when the token is unknown, so that path costs what a real check costs.
 _DECOY_SECRET = secrets.token_urlsafe(32)
 NOT_FOUND_MESSAGE = "No active webhook at this address."
@@ -63,6 +78,29 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The signature header's value for `body` sent at `timestamp` (what a sender computes)."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
+
+
+def standard_secret(secret: str) -> str:
+    """The signing secret as Standard Webhooks libraries take it: `whsec_` + base64 of the key."""
+    return STANDARD_KEY_PREFIX + base64.b64encode(secret.encode()).decode()
+
+
+def sign_standard(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """The `webhook-signature` value a Standard Webhooks sender computes with `standard_secret`."""
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A delivery's signature, checked: whether it holds, and what recognises a repeat of it."""
+
+    valid: bool
+    # An Autofy signature: remembered until `expires_at`, so a replay starts nothing new.
+    replay_key: str | None = None
+    expires_at: datetime | None = None
+    # A Standard Webhooks `webhook-id`: the run's dedupe key (the sender's retries reuse it).
+    delivery_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +123,7 @@ async def deliver(
     Idempotency-Key or Telegram update). Runs in a service-role transaction: executions are the
     service's to write."""
     target = await repository.webhook_target(session, token)
-    signature_ok = _signature_valid(target.signing_secret if target else _DECOY_SECRET, delivery, now)
+    signature = check_signature(target.signing_secret if target else _DECOY_SECRET, delivery, now)
     telegram_secret_ok = telegram.secret_valid(
         target.generated_secret if target else _DECOY_SECRET, delivery.header(telegram.SECRET_HEADER)
     )
@@ -102,7 +140,7 @@ async def deliver(
             reason="No run started: the update is not a message the trigger's filters accept, or the "
             "run was refused (then recorded as a failed execution)."
         )
-    if target.require_signature and not signature_ok:
+    if target.require_signature and not signature.valid:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     idempotency_key = delivery.header(IDEMPOTENCY_HEADER)
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
@@ -110,29 +148,91 @@ async def deliver(
             f"The Idempotency-Key header must have 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
             details=[{"field": "headers.idempotency-key", "message": "Too long or empty."}],
         )
-    return await start_execution(
+    replay_key = signature.replay_key if signature.valid else None
+    if replay_key is not None:
+        assert signature.expires_at is not None
+        claimed = await repository.claim_signature(
+            session, target.workflow_id, replay_key, expires_at=signature.expires_at
+        )
+        if not claimed:
+            # The same signed delivery again (a replay, or a retry of the very same request).
+            return await repository.signature_run(session, target.workflow_id, replay_key)
+    execution_id = await start_execution(
         session,
         workflow_id=target.workflow_id,
         trigger_type="webhook",
         trigger_data=trigger_data(delivery),
-        dedupe_key=f"webhook:{idempotency_key}" if idempotency_key else None,
+        dedupe_key=_dedupe_key(signature, idempotency_key),
     )
+    if replay_key is not None:
+        await repository.record_signature_run(session, target.workflow_id, replay_key, execution_id)
+    return execution_id
 
 
-def _signature_valid(secret: str, delivery: Delivery, now: datetime) -> bool:
+def _dedupe_key(signature: Signature, idempotency_key: str | None) -> str | None:
+    # A signed webhook-id wins over an unsigned Idempotency-Key: a replay cannot change it.
+    if signature.valid and signature.delivery_id is not None:
+        return f"webhook-id:{signature.delivery_id}"
+    return f"webhook:{idempotency_key}" if idempotency_key else None
+
+
+def check_signature(secret: str, delivery: Delivery, now: datetime) -> Signature:
+    """Check the Standard Webhooks headers when present, else Autofy's (the same work either way
+    for a given header set, whether the secret is real or the decoy)."""
+    if delivery.header(STANDARD_SIGNATURE_HEADER) is not None:
+        return _check_standard(secret, delivery, now)
     timestamp = delivery.header(TIMESTAMP_HEADER) or ""
     presented = delivery.header(SIGNATURE_HEADER) or ""
     expected = sign(secret, timestamp, delivery.body)
     matches = hmac.compare_digest(presented.encode(), expected.encode())
-    fresh = timestamp.isdigit() and abs(now.timestamp() - int(timestamp)) <= SIGNATURE_TOLERANCE_SECONDS
-    return matches and fresh
+    expires_at = _expiry(timestamp, now)
+    valid = matches and expires_at is not None
+    return Signature(valid, replay_key=expected, expires_at=expires_at)
+
+
+def _check_standard(secret: str, delivery: Delivery, now: datetime) -> Signature:
+    webhook_id = delivery.header(STANDARD_ID_HEADER) or ""
+    timestamp = delivery.header(STANDARD_TIMESTAMP_HEADER) or ""
+    expected = sign_standard(secret, webhook_id, timestamp, delivery.body).encode()
+    # Several space-separated signatures may come (a sender rotating its secret): one must match.
+    presented = (delivery.header(STANDARD_SIGNATURE_HEADER) or "").split()
+    matches = [hmac.compare_digest(candidate.encode(), expected) for candidate in presented]
+    well_formed_id = 0 < len(webhook_id) <= MAX_IDEMPOTENCY_KEY_LENGTH
+    valid = any(matches) and well_formed_id and _expiry(timestamp, now) is not None
+    return Signature(valid, delivery_id=webhook_id)
+
+
+def _expiry(timestamp: str, now: datetime) -> datetime | None:
+    """When a signature made at `timestamp` stops being accepted; None when it is not fresh now."""
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        return None
+    signed_at = int(timestamp)
+    if abs(now.timestamp() - signed_at) > SIGNATURE_TOLERANCE_SECONDS:
+        return None
+    return datetime.fromtimestamp(signed_at + SIGNATURE_TOLERANCE_SECONDS, UTC)
 
 
 def trigger_data(delivery: Delivery) -> dict[str, Any]:
     """`{"body": …, "headers": {…}, "query": {…}}`; the body is the parsed JSON, the form's fields,
-    or `{"raw": text, "content_type": …}` (base64 with `"encoding": "base64"` when not UTF-8)."""
+    or `{"raw": text, "content_type": …}`. A body that is not UTF-8, or that holds text PostgreSQL
+    cannot store (a NUL character, an unpaired surrogate, NaN), is kept whole as base64:
+    `{"raw": …, "content_type": …, "encoding": "base64"}`, with `"unstorable"` naming the field
+    in the second case. A JSON body nested too deep is refused with 400."""
     headers = {name: value for name, value in delivery.headers if name not in _PRIVATE_HEADERS}
-    return {"body": _body(delivery), "headers": headers, "query": _fields(delivery.query)}
+    return {"body": _storable_body(delivery), "headers": headers, "query": _fields(delivery.query)}
+
+
+def _storable_body(delivery: Delivery) -> Any:
+    body = _body(delivery)
+    try:
+        check_storable(body, "")
+    except UnstorableInput as error:
+        if error.too_deep:
+            raise BadRequestError(
+                f"The body {error.problem}.", details=[{"field": error.field, "message": error.problem}]
+            ) from None
+        return _base64(delivery) | {"unstorable": f"{error.field} {error.problem}"}
+    return body
 
 
 def _body(delivery: Delivery) -> Any:
@@ -142,6 +242,11 @@ def _body(delivery: Delivery) -> Any:
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
             return json.loads(delivery.body)
+        except RecursionError:
+            message = f"nests more than {MAX_JSON_DEPTH} levels deep"
+            raise BadRequestError(
+                f"The body {message}.", details=[{"field": "body", "message": message}]
+            ) from None
         except ValueError:
             raise ValidationFailedError(
                 "The body is not valid JSON.", details=[{"field": "body", "message": "Not valid JSON."}]
@@ -159,11 +264,15 @@ def _body(delivery: Delivery) -> Any:
     try:
         return {"raw": delivery.body.decode(), "content_type": delivery.content_type}
     except UnicodeDecodeError:
-        return {
-            "raw": base64.b64encode(delivery.body).decode(),
-            "content_type": delivery.content_type,
-            "encoding": "base64",
-        }
+        return _base64(delivery)
+
+
+def _base64(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "raw": base64.b64encode(delivery.body).decode(),
+        "content_type": delivery.content_type,
+        "encoding": "base64",
+    }
 
 
 def _fields(pairs: Sequence[tuple[str, str]]) -> dict[str, str | list[str]]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from autofy.auth.dependencies import Principal, RequestMeta, UserSession, require
 from autofy.errors import error_responses
-from autofy.pagination import Page
+from autofy.pagination import Offset, Page
 from autofy.workflows import service
 from autofy.workflows.repository import WorkflowFilters
 from autofy.workflows.schemas import (
@@ -68,7 +68,7 @@ async def list_workflows(
     sort: WorkflowSortField = "created_at",
     order: Literal["asc", "desc"] = "desc",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     cursor: Annotated[
         str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
     ] = None,
