@@ -30,6 +30,7 @@ from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.router import hooks_router
 from autofy.triggers.router import router as triggers_router
 from autofy.triggers.service import on_workflow_status_changed
+from autofy.web import mount_web
 from autofy.workflows.router import router as workflows_router
 from autofy.workflows.service import StatusChange
 
@@ -79,6 +80,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             'shape `{"error": {"code", "message", "details": [{"field", "message"}]}}`.'
         ),
         lifespan=lifespan,
+        # Served by the web app from files in the package, so they work without internet.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     connectors = ConnectorAccess.from_settings(settings)
@@ -97,4 +101,5 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    mount_web(app, settings)
     return app
