@@ -42,6 +42,10 @@ Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def is_web_request(request: Request) -> bool:
+    """A page's request, or one that matched no route outside the API's paths."""
+    endpoint = request.scope.get("endpoint")
+    if endpoint is not None:
+        return str(getattr(endpoint, "__module__", "")).startswith("autofy.web.")
     path = request.url.path
     return not path.startswith(_API_PATHS) and path not in _API_EXACT
 
