@@ -102,7 +102,8 @@ def test_the_name_a_user_types_is_shown_as_text_never_run(page: Page) -> None:
 
 def test_unknown_pages_get_the_not_found_page_and_the_api_keeps_json(page: Page) -> None:
     response = page.goto("/no-such-page")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
     assert_accessible(page)
 
