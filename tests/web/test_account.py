@@ -82,7 +82,7 @@ def test_sign_up_shows_each_problem_on_its_field(page: Page) -> None:
     page.get_by_label("Email").fill(new_email())
     page.get_by_label("Password").fill("short")
     page.get_by_role("button", name="Create account").click()
-    expect(page.locator("#error-password")).to_contain_text("at least")
+    expect(page.locator("#error-password")).to_contain_text("at least 10 characters")
     assert_accessible(page)
     screenshot(page, "signup-errors")
 

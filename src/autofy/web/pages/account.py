@@ -40,7 +40,11 @@ def _field_errors(error: ValidationError) -> dict[str, str]:
 
 def _domain_errors(error: DomainError) -> tuple[dict[str, str], str | None]:
     """Field messages from the error's details; its message when no field is named."""
-    fields = {detail["field"]: detail["message"] for detail in error.details if detail.get("field")}
+    fields: dict[str, str] = {}
+    for detail in error.details:
+        if detail.get("field"):
+            # A weak password can break several rules at once: show them all.
+            fields[detail["field"]] = " ".join(filter(None, (fields.get(detail["field"]), detail["message"])))
     return fields, None if fields else error.message
 
 
