@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.api_fixtures import DEFAULT_PASSWORD
 from tests.web.browser import assert_accessible, new_email, screenshot, sign_in, sign_up
+from tests.web.conftest import LiveServer
 
 PAGES = [
     ("/workflows", "Workflows", "No workflows yet"),
@@ -56,3 +61,36 @@ def test_repeated_wrong_passwords_are_slowed_down_with_a_clear_message(page: Pag
     sign_in(page, email)
 
     expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-ins; try again in")
+
+
+def test_the_theme_preference_sets_the_colours(page: Page, live_server: LiveServer) -> None:
+    email = sign_up(page)
+    expect(page.locator("html")).to_have_attribute("data-theme", "system")
+    token = httpx.post(
+        f"{live_server.url}/api/v1/auth/signin", json={"email": email, "password": DEFAULT_PASSWORD}
+    ).json()["access_token"]
+
+    httpx.put(
+        f"{live_server.url}/api/v1/preferences/theme",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"value": "dark"},
+    ).raise_for_status()
+    page.reload()
+
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(15, 17, 21)"
+
+
+def test_a_page_loads_less_than_150_kb_of_compressed_script_and_style(
+    page: Page, live_server: LiveServer
+) -> None:
+    sign_up(page)
+    assets = page.eval_on_selector_all(
+        "script[src], link[rel=stylesheet]", "nodes => nodes.map(n => n.src || n.href)"
+    )
+
+    compressed = sum(len(gzip.compress(httpx.get(url).content)) for url in assets)
+
+    assert len(assets) >= 3
+    assert compressed < 150_000

@@ -105,7 +105,8 @@ def test_docs_and_redoc_work_without_internet(page: Page, blocked_requests: list
     page.goto("/redoc")
     expect(page.get_by_role("heading", name="Autofy").first).to_be_visible(timeout=20_000)
     assert blocked_requests == []
-    assert console_errors == []
+    # ReDoc's footer shows Redocly's logo from their CDN: the CSP stops it before any request.
+    assert [error for error in console_errors if "https://cdn.redoc.ly/" not in error] == []
 
 
 def test_pages_break_no_rule_of_their_content_security_policy(page: Page) -> None:
