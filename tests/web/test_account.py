@@ -24,7 +24,7 @@ def test_sign_up_shows_home_then_sign_out_protects_pages(page: Page) -> None:
     expect(page.get_by_role("link", name="Browse templates")).to_have_attribute("href", "/templates")
     expect(page.get_by_text("of 1000")).to_be_visible()
     assert_accessible(page)
-    screenshot(page, "home", phone=True)
+    screenshot(page, "home-empty")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url("/signin")
@@ -106,6 +106,10 @@ def test_unknown_pages_get_the_not_found_page_and_the_api_keeps_json(page: Page)
     assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
     assert_accessible(page)
+
+    response = page.goto("/workflows/not-an-id")
+    assert response is not None
+    assert response.status == 404
 
     api = page.request.get("/api/v1/no-such-route")
     assert api.status == 404

@@ -38,6 +38,8 @@ _TITLES = {
     429: "Too many attempts",
 }
 
+_NO_SUCH_PAGE = "There is no page at this address."
+
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
@@ -75,9 +77,12 @@ def _page_for(error: Exception, request: Request) -> Response:
         # Another user's id is a "does not exist" for RLS, so it lands here as a 404 too.
         return error_page(request, error.status_code, error.message)
     if isinstance(error, RequestValidationError):
+        if any(problem.get("loc", ("",))[0] == "path" for problem in error.errors()):
+            # /workflows/not-an-id names nothing: the same page as any other unknown address.
+            return error_page(request, 404, _NO_SUCH_PAGE)
         return error_page(request, 400, "The address or the form has a value this page cannot use.")
     if isinstance(error, StarletteHTTPException):
-        message = "There is no page at this address." if error.status_code == 404 else str(error.detail)
+        message = _NO_SUCH_PAGE if error.status_code == 404 else str(error.detail)
         return error_page(request, error.status_code, message)
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return error_page(request, 500, "Autofy hit an unexpected error; it has been logged. Try again.")
