@@ -92,6 +92,10 @@ def test_another_users_workflow_is_not_found(page: Page, live_server: LiveServer
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
     expect(page.get_by_text("Owner's private workflow")).to_have_count(0)
 
+    malformed = page.goto("/workflows/not-an-id")
+    assert malformed is not None
+    assert malformed.status == 404
+
 
 def test_docs_and_redoc_work_without_internet(page: Page, blocked_requests: list[str]) -> None:
     console_errors: list[str] = []
