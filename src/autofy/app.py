@@ -31,6 +31,7 @@ from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.router import hooks_router
 from autofy.triggers.router import router as triggers_router
 from autofy.triggers.service import on_workflow_status_changed
+from autofy.web import mount_web
 from autofy.workflows.router import router as workflows_router
 from autofy.workflows.service import StatusChange
 
@@ -83,6 +84,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         # One check for every route: text PostgreSQL cannot store, or a body nested too deep,
         # is refused with a 4xx naming the field, never a 500 from the statement.
         dependencies=[Depends(refuse_unstorable_input)],
+        # Served by the web app from files in the package, so they work without internet.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     connectors = ConnectorAccess.from_settings(settings)
@@ -101,4 +105,5 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    mount_web(app, settings)
     return app

@@ -11,8 +11,6 @@
 - `RequestMeta`: the caller's IP address and user agent, for audit rows.
 """
 
-from __future__ import annotations
-
 import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -45,6 +43,7 @@ __all__ = [
     "get_principal",
     "get_request_meta",
     "require",
+    "user_transaction",
 ]
 
 bearer_scheme = HTTPBearer(
@@ -124,11 +123,22 @@ async def _edge_transaction(
             raise
 
 
-async def _user_transaction(
-    principal: CurrentPrincipal, database: Annotated[Database, Depends(get_database)]
-) -> AsyncIterator[AsyncSession]:
-    async with _edge_transaction(database.user_session(principal.claims)) as session:
-        yield session
+def user_transaction(
+    principal_dependency: Callable[..., Awaitable[Principal]],
+) -> Callable[..., AsyncIterator[AsyncSession]]:
+    """A dependency: a transaction as the principal `principal_dependency` finds (the API's bearer
+    credential, or the web app's session cookie), committed at the edge like every route's."""
+
+    # Real annotations (this module has no `from __future__ import annotations`): FastAPI must see
+    # `principal_dependency`, a local name a string annotation could not be resolved against.
+    async def transaction(
+        principal: Annotated[Principal, Depends(principal_dependency)],
+        database: Annotated[Database, Depends(get_database)],
+    ) -> AsyncIterator[AsyncSession]:
+        async with _edge_transaction(database.user_session(principal.claims)) as session:
+            yield session
+
+    return transaction
 
 
 async def _service_transaction(
@@ -142,7 +152,7 @@ async def _service_transaction(
 # is sent by default; then a client could get 200 for a change whose commit later fails, or send its
 # next request before the commit lands. With the function scope the commit runs when the route
 # returns, before a byte of the response goes out (tests/auth/test_transactions.py proves it).
-UserSession = Annotated[AsyncSession, Depends(_user_transaction, scope="function")]
+UserSession = Annotated[AsyncSession, Depends(user_transaction(get_principal), scope="function")]
 ServiceSession = Annotated[AsyncSession, Depends(_service_transaction, scope="function")]
 
 

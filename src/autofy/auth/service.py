@@ -131,14 +131,22 @@ async def create_account(
     return user
 
 
-async def sign_up(
+async def open_session_for_new_account(
     session: AsyncSession, request: SignUpRequest, *, settings: Settings, meta: RequestInfo
-) -> TokenResponse:
-    """A new account, signed in."""
+) -> tuple[User, uuid.UUID]:
+    """A new account and its first sign-in session (no tokens: the web app keeps it in a cookie)."""
     user = await create_account(session, request, settings=settings, meta=meta)
     session_id = await repository.create_session(
         session, user_id=user.id, ip_address=meta.ip_address, user_agent=meta.user_agent
     )
+    return user, session_id
+
+
+async def sign_up(
+    session: AsyncSession, request: SignUpRequest, *, settings: Settings, meta: RequestInfo
+) -> TokenResponse:
+    """A new account, signed in."""
+    user, session_id = await open_session_for_new_account(session, request, settings=settings, meta=meta)
     return await _issue_tokens(
         session, user=user, session_id=session_id, parent_token_id=None, settings=settings
     )
@@ -172,9 +180,10 @@ async def _refuse_if_rate_limited(
         )
 
 
-async def sign_in(
+async def open_session(
     session: AsyncSession, request: SignInRequest, *, settings: Settings, meta: RequestInfo
-) -> TokenResponse:
+) -> tuple[User, uuid.UUID]:
+    """Check the password (rate-limited, audited) and start a sign-in session, without tokens."""
     email = normalize_email(request.email)
     await _refuse_if_rate_limited(session, email=email, meta=meta, settings=settings)
     account = await repository.find_user_for_sign_in(session, email)
@@ -214,6 +223,13 @@ async def sign_in(
         details={"email": email},
         meta=meta,
     )
+    return user, session_id
+
+
+async def sign_in(
+    session: AsyncSession, request: SignInRequest, *, settings: Settings, meta: RequestInfo
+) -> TokenResponse:
+    user, session_id = await open_session(session, request, settings=settings, meta=meta)
     return await _issue_tokens(
         session, user=user, session_id=session_id, parent_token_id=None, settings=settings
     )
@@ -302,6 +318,23 @@ async def principal_from_access_token(session: AsyncSession, token: str, *, sett
         claims=verified.claims,
         permissions=ALL_PERMISSIONS,
         session_id=verified.session_id,
+    )
+
+
+async def principal_from_session(
+    session: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID
+) -> Principal:
+    """The user of a browser's sign-in session (the web app's cookie names it), while it is active."""
+    if not await repository.session_is_active(session, session_id=session_id, user_id=user_id):
+        raise UnauthorizedError("The session has been signed out.")
+    row = await repository.get_user(session, user_id)
+    assert row is not None, "an active session's user exists (sessions are deleted with it)"
+    return Principal(
+        user_id=user_id,
+        email=row.email,
+        claims=user_claims(user_id, row.email, session_id=str(session_id)),
+        permissions=ALL_PERMISSIONS,
+        session_id=session_id,
     )
 
 

@@ -1,0 +1,14 @@
+// Behaviour shared by every page. No inline scripts or handlers anywhere (the CSP forbids them):
+// pages declare what they need with data- attributes and this file wires it up.
+"use strict";
+
+// <button data-copy="text to copy">Copy</button>: copies, then says so for a moment.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button || !navigator.clipboard) return;
+  navigator.clipboard.writeText(button.dataset.copy).then(function () {
+    var label = button.textContent;
+    button.textContent = "Copied";
+    window.setTimeout(function () { button.textContent = label; }, 1500);
+  });
+});
