@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import Request
 
@@ -114,8 +113,10 @@ async def _check_body(request: Request) -> None:
             except (ValueError, RecursionError):
                 return  # the route answers for a body that is not JSON
             check_storable(parsed, "")
-    elif media_type == "application/x-www-form-urlencoded":
-        # Parsed here, as Starlette parses it (no route of the API itself takes a form).
-        for name, value in parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True):
+    elif media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # Starlette's own parse, cached on the request: the web pages' CSRF check and the route
+        # read the same form (the stream can be read only once).
+        for name, value in (await request.form()).multi_items():
             check_storable(name, "")
-            check_storable(value, name)
+            if isinstance(value, str):
+                check_storable(value, name)
