@@ -210,9 +210,9 @@ async def test_seed_data_is_present_and_rerunning_it_duplicates_nothing(
                 await session.scalar(select(func.count()).select_from(tables.system_status)),
             )
 
-    assert await counts() == (7, 6, 11)
+    assert await counts() == (8, 6, 11)
     await execute(database_url, (SQL_DIR / "seed_0001_foundation.sql").read_text())
-    assert await counts() == (7, 6, 11)
+    assert await counts() == (8, 6, 11)
 
     async with database.service_session() as session:
         services = set(
@@ -224,7 +224,7 @@ async def test_seed_data_is_present_and_rerunning_it_duplicates_nothing(
             )
         )
         statuses = (await session.execute(select(tables.system_status))).all()
-    assert services == CATALOG_SERVICES
+    assert services == CATALOG_SERVICES | {"http"}  # HTTP credentials: a template, no API to monitor
     assert gmail_scopes is not None
     assert {scope.rsplit("/", 1)[1] for scope in gmail_scopes} == {
         "gmail.readonly",

@@ -175,7 +175,7 @@ async def test_integration_templates_are_listed(client: httpx.AsyncClient) -> No
 
     assert response.status_code == 200
     services = {template["service_name"] for template in response.json()}
-    assert services == {"gmail", "notion", "telegram", "openai", "anthropic", "gemini", "openrouter"}
+    assert services == {"gmail", "notion", "telegram", "openai", "anthropic", "gemini", "openrouter", "http"}
     gmail = next(t for t in response.json() if t["service_name"] == "gmail")
     assert "https://www.googleapis.com/auth/gmail.send" in gmail["required_scopes"]
     assert (await client.get("/api/v1/integration-templates")).status_code == 401
@@ -206,6 +206,13 @@ async def test_changes_are_audited_with_field_names_only(
     assert BOT_TOKEN not in json.dumps([row.details for row in rows])
 
 
+def _sample_credentials(named: set[str]) -> dict[str, str]:
+    """A value for every field a template names; HTTP credentials take one scheme's fields only."""
+    if "scheme" in named:
+        return {"scheme": "bearer", "token": "x"}
+    return dict.fromkeys(named, "x")
+
+
 async def test_every_integration_template_matches_the_catalog(client: httpx.AsyncClient) -> None:
     """A client that fills in a template's credential fields gets a working integration."""
     user = await sign_up(client)
@@ -222,10 +229,11 @@ async def test_every_integration_template_matches_the_catalog(client: httpx.Asyn
         assert configuration["auth_kind"] == connector.auth.kind, template["service_name"]
         assert required <= named <= declared, template["service_name"]
         assert configuration["api_base"] == connector.default_api_base, template["service_name"]
+        credentials = _sample_credentials(named)
         created = await client.post(
             "/api/v1/integrations",
-            json={"service_name": template["service_name"], "credentials": dict.fromkeys(named, "x")},
+            json={"service_name": template["service_name"], "credentials": credentials},
             headers=user.headers,
         )
         assert created.status_code == 201, created.text
-        assert created.json()["credential_fields"] == sorted(named)
+        assert created.json()["credential_fields"] == sorted(credentials)

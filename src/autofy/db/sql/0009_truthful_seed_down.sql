@@ -7,3 +7,5 @@ update public.system_status
 alter table public.system_status drop constraint system_status_status_check;
 alter table public.system_status add constraint system_status_status_check
   check (status in ('healthy', 'degraded', 'down'));
+
+delete from public.integration_templates where id = '10000000-0000-4000-8000-000000000008';
