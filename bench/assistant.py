@@ -18,16 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
 import statistics
-import tempfile
 import time
-import uuid
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from tests.api_fixtures import api_settings_for, sign_up
@@ -35,9 +29,7 @@ from tests.chat.api import connect_openai, say, start_session
 from tests.fakes.openai import FakeOpenAI
 
 from autofy.app import create_app
-from autofy.db import migrate
-from autofy.db.embedded import EmbeddedPostgres
-from bench.webhook import admin
+from bench.database import migrated_database
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -88,19 +80,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=100)
     arguments = parser.parse_args()
     with ExitStack() as stack:
-        server_url = os.environ.get("AUTOFY_DATABASE_URL")
-        if server_url is None:
-            folder = Path(tempfile.mkdtemp(prefix="autofy-bench-", dir="/var/tmp"))
-            stack.callback(shutil.rmtree, folder, True)
-            embedded = EmbeddedPostgres(folder)
-            server_url = embedded.start()
-            stack.callback(embedded.stop)
-        name = f"autofy_bench_{uuid.uuid4().hex[:8]}"
-        asyncio.run(admin(server_url, f"create database {name}"))
-        stack.callback(lambda: asyncio.run(admin(server_url, f"drop database if exists {name} with (force)")))
-        parts = urlsplit(server_url)
-        database_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-        migrate.upgrade(database_url)
+        database_url = migrated_database(stack, "autofy_bench")
         report = asyncio.run(run(database_url, arguments.turns))
     print(json.dumps(report, indent=2))
 

@@ -17,28 +17,22 @@ import json
 import multiprocessing
 import os
 import secrets
-import shutil
 import signal
-import tempfile
 import time
-import uuid
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from pydantic import SecretStr
 
 from autofy.config import Settings
-from autofy.db import migrate
-from autofy.db.embedded import EmbeddedPostgres
 from autofy.db.engine import Database
 from autofy.engine.config import EngineConfig
 from autofy.engine.service import start_execution
 from autofy.engine.worker import run_workers
 from autofy.runtime import generate_encryption_key
-from bench.webhook import admin, create_workflow
+from bench.database import migrated_database
+from bench.webhook import create_workflow
 
 
 async def queue_backlog(database_url: str, executions: int) -> None:
@@ -157,19 +151,7 @@ def main() -> None:
     parser.add_argument("--one-job-per-step", action="store_true")
     arguments = parser.parse_args()
     with ExitStack() as stack:
-        server_url = os.environ.get("AUTOFY_DATABASE_URL")
-        if server_url is None:
-            folder = Path(tempfile.mkdtemp(prefix="autofy-bench-", dir="/var/tmp"))
-            stack.callback(shutil.rmtree, folder, True)
-            embedded = EmbeddedPostgres(folder)
-            server_url = embedded.start()
-            stack.callback(embedded.stop)
-        name = f"autofy_drain_{uuid.uuid4().hex[:8]}"
-        asyncio.run(admin(server_url, f"create database {name}"))
-        stack.callback(lambda: asyncio.run(admin(server_url, f"drop database if exists {name} with (force)")))
-        parts = urlsplit(server_url)
-        database_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-        migrate.upgrade(database_url)
+        database_url = migrated_database(stack, "autofy_drain")
         print(json.dumps(asyncio.run(drain(database_url, arguments)), indent=2))
 
 

@@ -20,28 +20,21 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import psutil
 
-from autofy.db import migrate
-from autofy.db.embedded import EmbeddedPostgres
 from autofy.runtime import generate_encryption_key
+from bench.database import migrated_database
 from bench.engine_drain import queue_backlog
-from bench.webhook import admin
 
 AUTOFY = [sys.executable, "-m", "autofy"]
 
@@ -140,19 +133,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     arguments = parser.parse_args()
     with ExitStack() as stack:
-        server_url = os.environ.get("AUTOFY_DATABASE_URL")
-        if server_url is None:
-            folder = Path(tempfile.mkdtemp(prefix="autofy-bench-", dir="/var/tmp"))
-            stack.callback(shutil.rmtree, folder, True)
-            embedded = EmbeddedPostgres(folder)
-            server_url = embedded.start()
-            stack.callback(embedded.stop)
-        name = f"autofy_startup_{uuid.uuid4().hex[:8]}"
-        asyncio.run(admin(server_url, f"create database {name}"))
-        stack.callback(lambda: asyncio.run(admin(server_url, f"drop database if exists {name} with (force)")))
-        parts = urlsplit(server_url)
-        database_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-        migrate.upgrade(database_url)
+        database_url = migrated_database(stack, "autofy_startup")
         print(json.dumps(run(database_url, arguments.runs), indent=2))
 
 

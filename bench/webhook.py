@@ -18,25 +18,21 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 
-from autofy.db import migrate
-from autofy.db.embedded import EmbeddedPostgres
 from autofy.runtime import generate_encryption_key
+from bench.database import migrated_database
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 STEPS = [
@@ -299,29 +295,9 @@ def main() -> None:
     arguments = parser.parse_args()
 
     with ExitStack() as stack:
-        server_url = os.environ.get("AUTOFY_DATABASE_URL")
-        if server_url is None:
-            folder = Path(tempfile.mkdtemp(prefix="autofy-bench-", dir="/var/tmp"))
-            stack.callback(shutil.rmtree, folder, True)
-            embedded = EmbeddedPostgres(folder)
-            server_url = embedded.start()
-            stack.callback(embedded.stop)
-        name = f"autofy_bench_{uuid.uuid4().hex[:8]}"
-        asyncio.run(admin(server_url, f"create database {name}"))
-        stack.callback(lambda: asyncio.run(admin(server_url, f"drop database if exists {name} with (force)")))
-        parts = urlsplit(server_url)
-        database_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-        migrate.upgrade(database_url)
+        database_url = migrated_database(stack, "autofy_bench")
         report = asyncio.run(run(database_url, arguments))
     print(json.dumps(report, indent=2))
-
-
-async def admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 if __name__ == "__main__":
