@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Query, Request
 
 from autofy.config import Settings
 from autofy.db.engine import Database
+from autofy.pagination import MAX_OFFSET
+
+# Every list's `offset` query parameter.
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"Rows to skip, at most {MAX_OFFSET:,}.")]
 
 
 def get_database(request: Request) -> Database:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fastapi import Request
+# Starlette's Request (FastAPI's is the same class): the engine imports this module for
+# `check_storable`, and a worker must not load the web framework.
+from starlette.requests import Request
 
 from autofy.errors import BadRequestError, ErrorDetail, ValidationFailedError
 

@@ -16,9 +16,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Query
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, or_
 
@@ -27,9 +26,9 @@ from autofy.errors import ValidationFailedError
 SortValue = str | datetime | None
 
 # An offset is a scan of every row it skips, and PostgreSQL refuses one past 2**63 - 1: deeper
-# pages are reached by cursor or narrower filters. Every list's `offset` query parameter is this.
+# pages are reached by cursor or narrower filters. Every list's `offset` query parameter is bounded
+# by it (`dependencies.Offset`).
 MAX_OFFSET = 1_000_000
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"Rows to skip, at most {MAX_OFFSET:,}.")]
 ItemT = TypeVar("ItemT", bound=BaseModel)
 
 

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 from autofy.audit import service
 from autofy.audit.schemas import AuditLogPage
 from autofy.auth.dependencies import ReadPrincipal, UserSession
-from autofy.pagination import Offset
+from autofy.dependencies import Offset
 
 router = APIRouter(prefix="/api/v1/audit-logs", tags=["audit"])
 

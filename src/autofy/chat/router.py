@@ -26,10 +26,9 @@ from autofy.chat.schemas import (
     MessageCreate,
 )
 from autofy.db.engine import Database
-from autofy.dependencies import get_database
+from autofy.dependencies import Offset, get_database
 from autofy.errors import DomainError, error_body, error_responses
 from autofy.integrations.router import Cipher, Policy
-from autofy.pagination import Offset
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from autofy.auth.dependencies import Principal, UserSession, require
+from autofy.dependencies import Offset
 from autofy.errors import error_responses
 from autofy.executions import service
 from autofy.executions.repository import ExecutionFilters
 from autofy.executions.schemas import Dashboard, Execution, ExecutionStatus, ExecutionSummary
-from autofy.pagination import Offset, Page
+from autofy.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 

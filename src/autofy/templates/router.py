@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from autofy.auth.dependencies import Principal, RequestMeta, UserSession, require
+from autofy.dependencies import Offset
 from autofy.errors import error_responses
-from autofy.pagination import Offset
 from autofy.templates import service
 from autofy.templates.repository import TemplateFilters
 from autofy.templates.schemas import Difficulty, Template, TemplateInstantiate, TemplatePage

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from autofy.auth.dependencies import Principal, RequestMeta, UserSession, require
+from autofy.dependencies import Offset
 from autofy.errors import error_responses
-from autofy.pagination import Offset, Page
+from autofy.pagination import Page
 from autofy.workflows import service
 from autofy.workflows.repository import WorkflowFilters
 from autofy.workflows.schemas import (
