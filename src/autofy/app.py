@@ -27,6 +27,7 @@ from autofy.profiles.router import router as profiles_router
 from autofy.security.crypto import CredentialCipher
 from autofy.status.router import router as status_router
 from autofy.templates.router import router as templates_router
+from autofy.triggers.admission import WebhookAdmission, backlog_watched
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.router import hooks_router
 from autofy.triggers.router import router as triggers_router
@@ -67,7 +68,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         database = Database(database_url, pool_size=settings.db_pool_size)
         app.state.database = database
         try:
-            yield
+            async with backlog_watched(app.state.webhook_admission, database):
+                yield
         finally:
             await database.dispose()
 
@@ -89,6 +91,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.webhook_admission = WebhookAdmission(
+        max_in_flight=settings.webhook_max_in_flight, max_backlog=settings.webhook_max_backlog
+    )
     connectors = ConnectorAccess.from_settings(settings)
 
     async def sync_triggers(session: AsyncSession, change: StatusChange) -> None:

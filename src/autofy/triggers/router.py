@@ -8,13 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from autofy.auth.dependencies import AppSettings, Principal, RequestMeta, UserSession, require
 from autofy.db.engine import Database
 from autofy.dependencies import get_database
-from autofy.errors import DomainError, PayloadTooLargeError, error_responses
+from autofy.errors import BadRequestError, DomainError, PayloadTooLargeError, error_responses
 from autofy.observability import metrics
 from autofy.triggers import service, webhook
+from autofy.triggers.admission import WebhookAdmission
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.schemas import WebhookAccepted, WebhookEndpoint, WebhookIgnored
 
@@ -25,7 +27,7 @@ Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("write"))]
 _DELIVERY_RESPONSES = {
     status.HTTP_200_OK: {"model": WebhookIgnored, "description": "Accepted, but no run started."},
-    **error_responses(400, 402, 404, 413, 422),
+    **error_responses(400, 402, 404, 413, 422, 503),
 }
 
 
@@ -51,21 +53,25 @@ async def receive_delivery(
     The body may be JSON, a form or anything else (kept as text). Send an `Idempotency-Key` header
     to make retries safe: a repeated key starts nothing new and answers with the first run's id.
     202 means the run is recorded and queued. Unknown URLs, paused workflows and bad signatures
-    all get the same 404. A workflow started by Telegram's new_message takes Telegram's updates
+    all get the same 404. When Autofy cannot take more without falling behind it answers 503 with
+    `Retry-After` at once and records nothing: send the same delivery again after that many seconds. A workflow started by Telegram's new_message takes Telegram's updates
     (checked by `X-Telegram-Bot-Api-Secret-Token`) and answers 200 to one its filters leave out.
     """
+    admission: WebhookAdmission = request.app.state.webhook_admission
     try:
-        body = await _read_body(request, webhook.MAX_WEBHOOK_BODY_BYTES)
-        delivery = webhook.Delivery(
-            content_type=request.headers.get("content-type", ""),
-            body=body,
-            headers=list(request.headers.items()),
-            query=list(request.query_params.multi_items()),
-        )
-        # The caller is anonymous (the token is its only credential) and executions are written by
-        # the service role only. The block commits before the answer: a 202 names a durable execution.
-        async with database.service_session() as session:
-            outcome = await webhook.deliver(session, token, delivery, now=datetime.now(UTC))
+        with admission.admit():
+            body = await _read_body(request, webhook.MAX_WEBHOOK_BODY_BYTES)
+            delivery = webhook.Delivery(
+                content_type=request.headers.get("content-type", ""),
+                body=body,
+                headers=list(request.headers.items()),
+                query=list(request.query_params.multi_items()),
+            )
+            # The caller is anonymous (the token is its only credential) and executions are written
+            # by the service role only. The block commits before the answer: a 202 names a durable
+            # execution.
+            async with database.service_session() as session:
+                outcome = await webhook.deliver(session, token, delivery, now=datetime.now(UTC))
     except DomainError as error:
         # By the answer's code only: /metrics must not tell an unknown token from a paused one.
         metrics.webhook_rejections.labels(error.code).inc()
@@ -81,10 +87,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"A webhook body may have at most {limit} bytes.")
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise PayloadTooLargeError(f"A webhook body may have at most {limit} bytes.")
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise PayloadTooLargeError(f"A webhook body may have at most {limit} bytes.")
+    except ClientDisconnect:
+        # The sender hung up mid-body (a load generator stopping, a timeout): nothing to record,
+        # and not the server's error.
+        raise BadRequestError("The request ended before its body did.") from None
     return bytes(body)
 
 
