@@ -27,7 +27,7 @@ from autofy.profiles.router import router as profiles_router
 from autofy.security.crypto import CredentialCipher
 from autofy.status.router import router as status_router
 from autofy.templates.router import router as templates_router
-from autofy.triggers.admission import WebhookAdmission, backlog_watched
+from autofy.triggers.admission import WebhookAdmission, WebhookAdmissionMiddleware, backlog_watched
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.router import hooks_router
 from autofy.triggers.router import router as triggers_router
@@ -91,9 +91,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.webhook_admission = WebhookAdmission(
+    admission = WebhookAdmission(
         max_in_flight=settings.webhook_max_in_flight, max_backlog=settings.webhook_max_backlog
     )
+    app.state.webhook_admission = admission
     connectors = ConnectorAccess.from_settings(settings)
 
     async def sync_triggers(session: AsyncSession, change: StatusChange) -> None:
@@ -111,4 +112,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, settings)
+    # Outermost of all: under overload most deliveries are refused, each at the least cost.
+    app.add_middleware(WebhookAdmissionMiddleware, admission=admission)
     return app

@@ -2,7 +2,8 @@
 
 Two bounds, both answered with `503 Service Unavailable` and a `Retry-After` header before the
 body is read or anything is written (so a refused delivery is never half-recorded, and the sender's
-retry is the delivery):
+retry is the delivery). The check is the app's outermost middleware: under overload most requests
+are refused, and a refusal must cost next to nothing, or refusing would take the CPU the runs need.
 - deliveries being worked on at once by this API process (`AUTOFY_WEBHOOK_MAX_IN_FLIGHT`): past it,
   more requests would only wait for a database connection, holding memory and inflating everyone's
   latency;
@@ -20,9 +21,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from autofy.db.engine import Database, database_unavailable
-from autofy.errors import OverloadedError
+from autofy.errors import OverloadedError, error_body
+from autofy.input_guard import WEBHOOK_PATH_PREFIX
+from autofy.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +42,7 @@ _READY_JOBS = text("select count(*) from pgqueuer where status = 'queued' and ex
 
 
 class WebhookAdmission:
-    """One per API process (app.state.webhook_admission)."""
+    """One per API process (app.state.webhook_admission), checked by WebhookAdmissionMiddleware."""
 
     def __init__(self, *, max_in_flight: int, max_backlog: int) -> None:
         self.max_in_flight = max_in_flight
@@ -45,21 +50,25 @@ class WebhookAdmission:
         self.in_flight = 0
         self.backlog = 0  # as last sampled
 
-    @contextmanager
-    def admit(self) -> Iterator[None]:
-        """Hold a place for one delivery, or raise OverloadedError (503 + Retry-After)."""
+    def refusal(self) -> OverloadedError | None:
+        """Why one more delivery cannot be taken now, if it cannot."""
         if self.in_flight >= self.max_in_flight:
-            raise OverloadedError(
+            return OverloadedError(
                 BUSY_RETRY_AFTER_SECONDS,
                 f"Autofy is working on {self.max_in_flight} deliveries already; nothing was recorded. "
                 f"Send it again in {BUSY_RETRY_AFTER_SECONDS} s.",
             )
         if self.backlog >= self.max_backlog:
-            raise OverloadedError(
+            return OverloadedError(
                 BACKLOG_RETRY_AFTER_SECONDS,
                 f"{self.backlog} runs are waiting for a worker; nothing was recorded. "
                 f"Send it again in {BACKLOG_RETRY_AFTER_SECONDS} s.",
             )
+        return None
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """A place for one admitted delivery, for as long as it is worked on."""
         self.in_flight += 1
         try:
             yield
@@ -77,6 +86,35 @@ class WebhookAdmission:
                 if not database_unavailable(error):
                     logger.exception("sampling the run queue's backlog failed")
             await asyncio.sleep(BACKLOG_CHECK_SECONDS)
+
+
+class WebhookAdmissionMiddleware:
+    """Admits webhook deliveries (POST/PUT under /hooks/) or answers 503 before any other work."""
+
+    def __init__(self, app: ASGIApp, admission: WebhookAdmission) -> None:
+        self.app = app
+        self.admission = admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["method"] in ("POST", "PUT")
+            and scope["path"].startswith(WEBHOOK_PATH_PREFIX)
+        ):
+            await self.app(scope, receive, send)
+            return
+        refusal = self.admission.refusal()
+        if refusal is not None:
+            metrics.webhook_rejections.labels(refusal.code).inc()
+            response = JSONResponse(
+                error_body(refusal.code, refusal.message),
+                status_code=refusal.status_code,
+                headers=refusal.headers,
+            )
+            await response(scope, receive, send)
+            return
+        with self.admission.holding():
+            await self.app(scope, receive, send)
 
 
 @contextlib.asynccontextmanager

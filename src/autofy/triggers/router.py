@@ -16,7 +16,6 @@ from autofy.dependencies import get_database
 from autofy.errors import BadRequestError, DomainError, PayloadTooLargeError, error_responses
 from autofy.observability import metrics
 from autofy.triggers import service, webhook
-from autofy.triggers.admission import WebhookAdmission
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.schemas import WebhookAccepted, WebhookEndpoint, WebhookIgnored
 
@@ -54,24 +53,22 @@ async def receive_delivery(
     to make retries safe: a repeated key starts nothing new and answers with the first run's id.
     202 means the run is recorded and queued. Unknown URLs, paused workflows and bad signatures
     all get the same 404. When Autofy cannot take more without falling behind it answers 503 with
-    `Retry-After` at once and records nothing: send the same delivery again after that many seconds. A workflow started by Telegram's new_message takes Telegram's updates
+    `Retry-After` at once and records nothing (triggers.admission): send the same delivery again after
+    that many seconds. A workflow started by Telegram's new_message takes Telegram's updates
     (checked by `X-Telegram-Bot-Api-Secret-Token`) and answers 200 to one its filters leave out.
     """
-    admission: WebhookAdmission = request.app.state.webhook_admission
     try:
-        with admission.admit():
-            body = await _read_body(request, webhook.MAX_WEBHOOK_BODY_BYTES)
-            delivery = webhook.Delivery(
-                content_type=request.headers.get("content-type", ""),
-                body=body,
-                headers=list(request.headers.items()),
-                query=list(request.query_params.multi_items()),
-            )
-            # The caller is anonymous (the token is its only credential) and executions are written
-            # by the service role only. The block commits before the answer: a 202 names a durable
-            # execution.
-            async with database.service_session() as session:
-                outcome = await webhook.deliver(session, token, delivery, now=datetime.now(UTC))
+        body = await _read_body(request, webhook.MAX_WEBHOOK_BODY_BYTES)
+        delivery = webhook.Delivery(
+            content_type=request.headers.get("content-type", ""),
+            body=body,
+            headers=list(request.headers.items()),
+            query=list(request.query_params.multi_items()),
+        )
+        # The caller is anonymous (the token is its only credential) and executions are written by
+        # the service role only. The block commits before the answer: a 202 names a durable execution.
+        async with database.service_session() as session:
+            outcome = await webhook.deliver(session, token, delivery, now=datetime.now(UTC))
     except DomainError as error:
         # By the answer's code only: /metrics must not tell an unknown token from a paused one.
         metrics.webhook_rejections.labels(error.code).inc()
