@@ -10,7 +10,8 @@ answers every call immediately over real HTTP. Two kinds of turns are timed from
 answer: a plain answer (one model call) and one that calls a tool first (two model calls). With a
 model that takes no time, the whole turn is Autofy's own overhead (plus loopback HTTP to the fake):
 the target is under 100 ms p95. Embeddings are queued by the turn and computed later by a worker,
-so they are not on this path (none runs here).
+so they are not on this path (none runs here). A third timing is a chat search, which embeds the
+query through the same fake before it ranks the messages.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ async def run(database_url: str, turns: int) -> dict[str, Any]:
             for _ in range(3):  # warm-up: imports, pools, first connections
                 fake.reply_text("Warm.")
                 await say(client, user, chat["id"], "warm up")
-            timings: dict[str, list[float]] = {"answer": [], "tool_then_answer": []}
+            for _ in range(3):
+                await client.get("/api/v1/chat/search", params={"q": "warm up"}, headers=user.headers)
+            timings: dict[str, list[float]] = {"answer": [], "tool_then_answer": [], "search": []}
             for index in range(turns):
                 kind = "answer" if index % 2 == 0 else "tool_then_answer"
                 if kind == "tool_then_answer":
@@ -70,6 +73,12 @@ async def run(database_url: str, turns: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 await say(client, user, chat["id"], f"How do I send a Telegram message? ({index})")
                 timings[kind].append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                found = await client.get(
+                    "/api/v1/chat/search", params={"q": "Telegram message"}, headers=user.headers
+                )
+                timings["search"].append((time.perf_counter() - started) * 1000)
+                assert found.json()["embedding_model"], "the search did not embed its query"
     return {kind: summary(values) | {"turns": len(values)} for kind, values in timings.items()}
 
 

@@ -14,6 +14,7 @@ from autofy.audit.router import router as audit_router
 from autofy.auth.router import router as auth_router
 from autofy.chat.router import router as chat_router
 from autofy.config import Settings
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.router import router as catalog_router
 from autofy.db.engine import Database
 from autofy.engine.router import router as engine_router
@@ -66,9 +67,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(database_url, pool_size=settings.db_pool_size)
         app.state.database = database
+        # The assistant's and the search's LLM clients, reused across requests on this loop.
+        app.state.model_clients = ModelClients()
         try:
             yield
         finally:
+            await app.state.model_clients.aclose()
             await database.dispose()
 
     app = FastAPI(

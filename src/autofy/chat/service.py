@@ -48,6 +48,7 @@ from autofy.chat.schemas import (
     TurnError,
 )
 from autofy.connectors.llm import PROVIDERS
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.llm.usage import credits_for_usage
 from autofy.connectors.outbound import OutboundPolicy
 from autofy.connectors.sdk import AuthenticationError, ConnectorError, TransientError
@@ -174,10 +175,12 @@ async def list_messages(
 
 @dataclass(frozen=True)
 class TurnContext:
-    """What a turn needs besides the transaction: to decrypt keys, to reach out, to audit."""
+    """What a turn needs besides the transaction: to decrypt keys, to reach out (through the
+    process's reused model clients), to audit."""
 
     cipher: CredentialCipher
     policy: OutboundPolicy
+    clients: ModelClients
     meta: RequestInfo | None = None
 
 
@@ -340,7 +343,7 @@ async def post_message(
         else:
             provider_name = access.provider.display_name
             await _require_credits(session, user_id)
-            text, metadata = await _assistant_answer(session, access, current, state, emit)
+            text, metadata = await _assistant_answer(session, access, current, state, context, emit)
             missing = list(state.missing_integrations)
     except ConnectorError as failure:
         # The savepoint is gone: no tool's work (no draft) outlives the failed turn.
@@ -397,7 +400,12 @@ async def _require_credits(session: AsyncSession, user_id: uuid.UUID) -> None:
 
 
 async def _assistant_answer(
-    session: AsyncSession, access: ModelAccess, current: RowMapping, state: TurnState, emit: Emit
+    session: AsyncSession,
+    access: ModelAccess,
+    current: RowMapping,
+    state: TurnState,
+    context: TurnContext,
+    emit: Emit,
 ) -> tuple[str, dict[str, Any]]:
     integrations = await integrations_repository.statuses_by_service(session)
     prompt = system_prompt(
@@ -407,7 +415,7 @@ async def _assistant_answer(
     )
     history = _history(await repository.latest_messages(session, current["id"], limit=HISTORY_MESSAGES))
     async with session.begin_nested():
-        reply = await run_turn(access, prompt, history, state, emit=emit)
+        reply = await run_turn(access, prompt, history, state, context.clients, emit=emit)
     metadata = _reply_metadata(access, reply, state)
     credits = metadata["usage"]["credits"]
     if credits:
@@ -438,6 +446,7 @@ async def embed_messages(
     session: AsyncSession,
     cipher: CredentialCipher,
     policy: OutboundPolicy,
+    clients: ModelClients,
     user_id: uuid.UUID,
     message_ids: Sequence[uuid.UUID],
 ) -> None:
@@ -447,7 +456,7 @@ async def embed_messages(
         rows = await repository.messages_by_id(session, message_ids)
         if access is None or not rows:
             return
-        vectors = await embed(access, [row["content"] for row in rows])
+        vectors = await embed(clients, access, [row["content"] for row in rows])
         async with session.begin_nested():
             for row, vector in zip(rows, vectors, strict=True):
                 await repository.store_embedding(session, row["id"], vector, access.model)
@@ -470,7 +479,7 @@ async def search(
     try:
         access = await embedding_access(session, context.cipher, context.policy, user_id)
         if access is not None:
-            [vector] = await embed(access, [query])
+            [vector] = await embed(context.clients, access, [query])
             nearest = await repository.vector_search(session, vector, access.model, limit=SEARCH_CANDIDATES)
             rankings["vector"] = [
                 message_id for message_id, similarity in nearest if similarity >= MIN_SIMILARITY

@@ -42,6 +42,7 @@ from pgqueuer.types import QueueManagerId
 from autofy.chat.jobs import EMBED_CHAT_MESSAGES, run_embedding_job
 from autofy.config import Settings
 from autofy.connectors.catalog import catalog
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.outbound import OutboundPolicy
 from autofy.db.engine import Database, database_unavailable
 from autofy.engine import queue, repository
@@ -77,14 +78,17 @@ async def run_workers(
     )
     # Chat embeddings are queued by turns and run here, as their user (RLS), on a small pool.
     chat_database = Database(database_url, pool_size=2)
+    # Their embedding clients, built once per integration and reused across jobs.
+    model_clients = ModelClients()
     sweeping = asyncio.create_task(_sweep_orphans(pool, config, stop_event))
     try:
-        await QueueWorker(database_url, runner, config, chat_database, policy).run(stop_event)
+        await QueueWorker(database_url, runner, config, chat_database, policy, model_clients).run(stop_event)
     finally:
         sweeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeping
         await pool.close()
+        await model_clients.aclose()
         await chat_database.dispose()
 
 
@@ -98,12 +102,14 @@ class QueueWorker:
         config: EngineConfig,
         chat_database: Database,
         policy: OutboundPolicy,
+        model_clients: ModelClients,
     ) -> None:
         self.database_url = database_url
         self.runner = runner
         self.config = config
         self.chat_database = chat_database
         self.policy = policy
+        self.model_clients = model_clients
         self.worker_id = uuid.uuid4()
         # pgqueuer ids of the jobs whose task runs in this process, whichever connection took them.
         self.running_jobs: set[int] = set()
@@ -158,7 +164,9 @@ class QueueWorker:
 
         @manager.entrypoint(EMBED_CHAT_MESSAGES)
         async def embed_chat_messages(job: Job) -> None:
-            await run_embedding_job(self.chat_database, self.runner.cipher, self.policy, job.payload)
+            await run_embedding_job(
+                self.chat_database, self.runner.cipher, self.policy, self.model_clients, job.payload
+            )
 
         batch_size = max(1, min(self.config.batch_size, self.config.concurrency // 2))
         running = asyncio.create_task(
