@@ -168,6 +168,18 @@ class Settings(BaseSettings):
         default=365, ge=1, description="Days an enterprise user's finished executions are kept."
     )
     audit_retention_days: int = Field(default=730, ge=1, description="Days audit log entries are kept.")
+    credits_free: int = Field(
+        default=1_000,
+        ge=0,
+        description=(
+            "Credits per monthly period of the free plan, given at sign-up and by `autofy users "
+            "set-plan` (a change applies to accounts as they sign up or change plan)."
+        ),
+    )
+    credits_pro: int = Field(default=20_000, ge=0, description="Credits per monthly period of the pro plan.")
+    credits_enterprise: int = Field(
+        default=200_000, ge=0, description="Credits per monthly period of the enterprise plan."
+    )
     prune_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Rows deleted per transaction when pruning."
     )
@@ -185,6 +197,15 @@ class Settings(BaseSettings):
     def external_url(self) -> str:
         """Where users and services reach this Autofy: `public_url`, else the listening address."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def plan_credits(self, plan: str) -> int:
+        """The allowance per period of `plan` (free, pro, enterprise)."""
+        allowances = {
+            "free": self.credits_free,
+            "pro": self.credits_pro,
+            "enterprise": self.credits_enterprise,
+        }
+        return allowances[plan]
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -154,13 +154,69 @@ def users_set_plan(
         int | None, typer.Option(min=0, help="Credits per period; the plan's default if not given.")
     ] = None,
 ) -> None:
-    """Change an account's plan (and its credits limit)."""
+    """Change an account's plan and its credits per period (AUTOFY_CREDITS_<PLAN> by default)."""
     from autofy.admin import service
 
-    async def change(session: AsyncSession) -> int:
-        return await service.set_plan(session, email=email, plan=plan, credits_limit=credits_limit)
+    with runtime() as opened:
+        settings = opened.settings
 
-    console.print(f"{email}: plan {plan}, credits limit {as_service(change)}")
+    async def change(session: AsyncSession) -> int:
+        return await service.set_plan(
+            session, email=email, plan=plan, credits_limit=credits_limit, settings=settings
+        )
+
+    console.print(f"{email}: plan {plan}, {as_service(change)} credits per period")
+
+
+CREDIT_COLUMNS: Columns = {
+    "plan": _field("plan_type"),
+    "period start": _field("period_start"),
+    "resets at": _field("period_end"),
+    "allowance": _field("allowance"),
+    "granted": _field("granted"),
+    "used": _field("used"),
+    "reserved": _field("reserved"),
+    "remaining": _field("remaining"),
+}
+
+
+def _print_credits(email: str, usage: Mapping[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print_json(dict(usage))
+        return
+    print_table(
+        f"Credits of {email}", list(CREDIT_COLUMNS), [[cell(usage) for cell in CREDIT_COLUMNS.values()]]
+    )
+
+
+@users_app.command("credits")
+@friendly_errors
+def users_credits(
+    email: Annotated[str, typer.Argument(help="The account's email.")], as_json: JsonOption = False
+) -> None:
+    """The account's credits this period: allowance, granted, used, reserved, remaining, reset time."""
+    from autofy.admin import service
+
+    async def read(session: AsyncSession) -> Mapping[str, Any]:
+        return (await service.credit_usage(session, email=email)).model_dump()
+
+    _print_credits(email, as_service(read), as_json=as_json)
+
+
+@users_app.command("grant-credits")
+@friendly_errors
+def users_grant_credits(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    credits: Annotated[int, typer.Argument(min=1, help="Extra credits for the current period.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Grant extra credits for the account's current period (they end with it); audited."""
+    from autofy.admin import service
+
+    async def grant(session: AsyncSession) -> Mapping[str, Any]:
+        return (await service.grant_credits(session, email=email, credits_to_grant=credits)).model_dump()
+
+    _print_credits(email, as_service(grant), as_json=as_json)
 
 
 WORKFLOW_COLUMNS: Columns = {

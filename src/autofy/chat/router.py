@@ -67,12 +67,13 @@ async def search(
     cipher: Cipher,
     policy: Policy,
     clients: Clients,
+    database: Annotated[Database, Depends(get_database)],
     q: Annotated[str, Query(min_length=1, max_length=500, description="Words to look for.")],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> ChatSearchResults:
     """Search your own messages: full text, fused with semantic similarity when an embedding model
     is available (an OpenAI, OpenRouter or Gemini integration)."""
-    context = service.TurnContext(cipher=cipher, policy=policy, clients=clients)
+    context = service.TurnContext(cipher=cipher, policy=policy, clients=clients, database=database)
     return await service.search(session, context, principal.user_id, q, limit=limit)
 
 
@@ -117,11 +118,12 @@ async def post_message(
     cipher: Cipher,
     policy: Policy,
     clients: Clients,
+    database: Annotated[Database, Depends(get_database)],
     meta: RequestMeta,
 ) -> ChatTurn:
     """Send a message and get the assistant's answer. A provider failure is not an HTTP error: the
     turn is answered with an assistant message explaining it, and `error` is set."""
-    context = service.TurnContext(cipher=cipher, policy=policy, clients=clients, meta=meta)
+    context = service.TurnContext(cipher=cipher, policy=policy, clients=clients, database=database, meta=meta)
     return await service.post_message(session, principal.user_id, session_id, body.content, context)
 
 
@@ -159,7 +161,7 @@ async def stream_message(
     """Send a message and watch the answer being written, for a chat window."""
     # An unknown session is a plain 404 before the stream starts.
     await service.get_session(session, session_id)
-    context = service.TurnContext(cipher=cipher, policy=policy, clients=clients, meta=meta)
+    context = service.TurnContext(cipher=cipher, policy=policy, clients=clients, database=database, meta=meta)
     events = _turn_events(database, principal, session_id, body.content, context)
     return StreamingResponse(
         events,
