@@ -69,12 +69,16 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(database_url, pool_size=settings.db_pool_size)
         app.state.database = database
+        # Assistant turns commit their credit reservation apart from their own transaction, on a
+        # pool of its own: a burst of turns holding every request connection cannot starve it.
+        app.state.reservations_database = Database(database_url, pool_size=2)
         # The assistant's and the search's LLM clients, reused across requests on this loop.
         app.state.model_clients = ModelClients()
         try:
             yield
         finally:
             await app.state.model_clients.aclose()
+            await app.state.reservations_database.dispose()
             await database.dispose()
 
     app = FastAPI(

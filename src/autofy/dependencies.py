@@ -29,3 +29,9 @@ def get_model_clients(request: Request) -> ModelClients:
     """The API process's LLM clients, built once and reused across requests (app lifespan)."""
     clients: ModelClients = request.app.state.model_clients
     return clients
+
+
+def get_reservations_database(request: Request) -> Database:
+    """Where assistant turns commit their credit reservations (app lifespan)."""
+    database: Database = request.app.state.reservations_database
+    return database

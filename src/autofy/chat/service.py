@@ -189,7 +189,7 @@ class TurnContext:
     policy: OutboundPolicy
     clients: ModelClients
     # Where a turn's credit reservation is committed at once, apart from the turn's transaction.
-    database: Database
+    reservations: Database
     meta: RequestInfo | None = None
 
 
@@ -352,7 +352,7 @@ async def post_message(
             templates, missing = fallback.templates, fallback.missing
         else:
             provider_name = access.provider.display_name
-            reservation = await _reserve_turn(context.database, user_id)
+            reservation = await _reserve_turn(context.reservations, user_id)
             text, metadata = await _assistant_answer(session, access, current, state, context, emit)
             missing = list(state.missing_integrations)
     except ConnectorError as failure:

@@ -30,7 +30,7 @@ class CreditsExhausted(PaymentRequiredError):
     """402: the credits left in this period do not cover what a run or a message may use."""
 
 
-def usage_from(row: repository.Row) -> CreditUsage:
+def _usage_from(row: repository.Row) -> CreditUsage:
     total = row["credits_limit"] + row["credits_granted"]
     return CreditUsage(
         plan_type=row["plan_type"] or "free",
@@ -48,7 +48,7 @@ async def usage(connection: Connection, user_id: uuid.UUID) -> CreditUsage:
     row = await repository.usage(connection, user_id)
     if row is None:
         raise NotFoundError("The profile does not exist.")
-    return usage_from(row)
+    return _usage_from(row)
 
 
 async def reserve(
