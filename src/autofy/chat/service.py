@@ -2,7 +2,8 @@
 
 A turn runs in the caller's transaction, all or nothing: the user's message, the assistant's
 answer, the draft workflow its tools created, the session's new state and the credits charged are
-committed together. The assistant's part runs in a savepoint: when the provider fails (401, 429,
+committed together (only the turn's credit reservation, taken before the model is called, commits
+on its own: see `_reserve_turn`). The assistant's part runs in a savepoint: when the provider fails (401, 429,
 5xx, timeout), everything the turn's tools did is rolled back (no draft survives a failed turn) and
 the answer is an assistant message explaining the failure, with `metadata.error`.
 
