@@ -9,12 +9,14 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from autofy.db.engine import Database
 from tests.api_fixtures import BASE_URL, SignedUpUser, sign_up
 from tests.chat.api import connect_openai, say, start_session
-from tests.engine.conftest import wait_for
+from tests.engine.conftest import StartWorker, no_queued_jobs, start_worker, wait_for, wait_until
 from tests.fakes.openai import FakeOpenAI
 
 ROTATED_KEY = "sk-test-rotated-openai-key"
+__all__ = ["start_worker"]
 
 
 async def search(client: httpx.AsyncClient, user: SignedUpUser, query: str) -> dict[str, Any]:
@@ -93,3 +95,21 @@ async def test_shutting_the_api_down_closes_its_model_clients(app: FastAPI, fake
         )
 
     await wait_for(lambda: fake_openai.open_connections() == 0, what="every connection closed on shutdown")
+
+
+async def test_a_workers_embedding_jobs_reuse_one_client(
+    client: httpx.AsyncClient, database: Database, fake_openai: FakeOpenAI, start_worker: StartWorker
+) -> None:
+    user = await sign_up(client)
+    await connect_openai(client, user, fake_openai)
+    chat = await start_session(client, user)
+
+    async with start_worker():
+        for number in range(3):
+            fake_openai.reply_text(f"Answer number {number}.")
+            await say(client, user, chat["id"], f"Question number {number}?")
+            # One turn's job at a time, so each is its own embedding request.
+            await wait_until(lambda: no_queued_jobs(database), what="the turn's embeddings")
+
+    assert len(fake_openai.requests_to("/embeddings")) == 3
+    assert fake_openai.connections_to("/embeddings") == 1
