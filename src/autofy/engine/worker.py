@@ -50,6 +50,8 @@ from autofy.engine.config import EngineConfig
 from autofy.engine.connections import ServicePool
 from autofy.engine.queue import RUN_EXECUTION, ExecutionJob
 from autofy.engine.runner import ExecutionRunner, RunState, Superseded
+from autofy.notifications.jobs import SEND_NOTIFICATION_EMAIL, NotificationEmails
+from autofy.notifications.mail import Mailer
 from autofy.observability.logs import execution_id as execution_id_context
 from autofy.security.crypto import CredentialCipher
 
@@ -77,9 +79,11 @@ async def run_workers(
     )
     # Chat embeddings are queued by turns and run here, as their user (RLS), on a small pool.
     chat_database = Database(database_url, pool_size=2)
+    # Notification emails too (as the service), on the same small pool: never a run's connection.
+    emails = NotificationEmails(chat_database, Mailer.from_settings(settings), settings.external_url)
     sweeping = asyncio.create_task(_sweep_orphans(pool, config, stop_event))
     try:
-        await QueueWorker(database_url, runner, config, chat_database, policy).run(stop_event)
+        await QueueWorker(database_url, runner, config, chat_database, policy, emails).run(stop_event)
     finally:
         sweeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -98,12 +102,14 @@ class QueueWorker:
         config: EngineConfig,
         chat_database: Database,
         policy: OutboundPolicy,
+        emails: NotificationEmails,
     ) -> None:
         self.database_url = database_url
         self.runner = runner
         self.config = config
         self.chat_database = chat_database
         self.policy = policy
+        self.emails = emails
         self.worker_id = uuid.uuid4()
         # pgqueuer ids of the jobs whose task runs in this process, whichever connection took them.
         self.running_jobs: set[int] = set()
@@ -159,6 +165,10 @@ class QueueWorker:
         @manager.entrypoint(EMBED_CHAT_MESSAGES)
         async def embed_chat_messages(job: Job) -> None:
             await run_embedding_job(self.chat_database, self.runner.cipher, self.policy, job.payload)
+
+        @manager.entrypoint(SEND_NOTIFICATION_EMAIL)
+        async def send_notification_email(job: Job) -> None:
+            await self.emails.run(job)
 
         batch_size = max(1, min(self.config.batch_size, self.config.concurrency // 2))
         running = asyncio.create_task(
