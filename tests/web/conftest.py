@@ -3,6 +3,7 @@
 - `live_server` (module): `python -m autofy serve` (API, workers and scheduler) on a free port and a
   fresh migrated database of its own, with cheap password hashing and loopback allowed for the
   fakes in tests/fakes/. `live_server.url` is its base URL, `live_server.database_url` its database.
+  A module adds settings by overriding `live_server_environment` (say, a mail server).
 - `browser` (module): Debian's Chromium (/usr/bin/chromium, or AUTOFY_TEST_CHROMIUM), headless.
 - `page` (function): a fresh context (no cookies, 1280×800) whose relative URLs go to the live
   server; any request to another host is aborted and its URL appended to `blocked_requests`.
