@@ -8,10 +8,11 @@ import uuid
 import httpx
 import pytest
 from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
 
 from autofy.config import Settings
 from autofy.db import tables
-from autofy.db.engine import Database
+from autofy.db.engine import Database, user_claims
 from tests.api_fixtures import SignedUpUser, sign_up
 from tests.fakes.gmail import FakeGmail
 from tests.notification_support import create_failing_workflow, run_to_the_end, running_workers, wait_until
@@ -194,3 +195,28 @@ async def _wait_for_email_status(database: Database, user_id: uuid.UUID, status:
         return bool(found == status)
 
     await wait_until(settled, what=f"the email status to be {status}")
+
+
+async def test_users_cannot_create_notifications_or_touch_more_than_read_at(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner, stranger = await sign_up(client), await sign_up(client)
+    async with database.service_session() as session:
+        await session.execute(
+            update(tables.profiles).where(tables.profiles.c.id == owner.user_id).values(credits_used=950)
+        )
+    statements = [
+        "insert into notifications (user_id, kind, subject_id) values (auth.uid(), 'credits_low', auth.uid())",
+        "update notifications set kind = 'execution_failed'",
+        "select email_status from notifications",
+        "select public.add_notification(auth.uid(), 'credits_low', auth.uid(), '{}'::jsonb)",
+    ]
+    for statement in statements:
+        async with database.user_session(user_claims(owner.user_id, owner.email)) as session:
+            with pytest.raises(DBAPIError, match="permission denied"):
+                await session.execute(text(statement))
+    # Another user's rows are invisible to them, so marking "all" read marks none of the owner's.
+    async with database.user_session(user_claims(stranger.user_id, stranger.email)) as session:
+        changed = await session.execute(text("update notifications set read_at = now()"))
+        assert changed.rowcount == 0  # type: ignore[attr-defined]
+    assert (await _notifications(client, owner))["unread"] == 1

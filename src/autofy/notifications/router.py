@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from autofy.auth.dependencies import ReadPrincipal, UserSession, WritePrincipal
 from autofy.dependencies import Offset
+from autofy.errors import error_responses
 from autofy.notifications import service
 from autofy.notifications.schemas import MarkedRead, Notification, NotificationPage, UnreadCount
 
@@ -36,6 +37,11 @@ async def mark_all_read(_: WritePrincipal, session: UserSession) -> MarkedRead:
     return await service.mark_all_read(session)
 
 
-@router.post("/{notification_id}/read", response_model=Notification, summary="Mark one notification read")
+@router.post(
+    "/{notification_id}/read",
+    response_model=Notification,
+    responses=error_responses(404),
+    summary="Mark one notification read",
+)
 async def mark_read(notification_id: uuid.UUID, _: WritePrincipal, session: UserSession) -> Notification:
     return await service.mark_read(session, notification_id)
