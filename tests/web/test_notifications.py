@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import insert, text
+from sqlalchemy import insert, text, update
 
 from autofy.db import tables
 from autofy.db.engine import Database
@@ -52,7 +53,7 @@ def _api(live_server: LiveServer, email: str) -> httpx.Client:
     return httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"})
 
 
-def test_a_failed_run_rings_the_bell_is_listed_inert_emailed_once_and_marked_read(
+def test_a_failed_run_and_low_credits_ring_the_bell_are_listed_inert_emailed_and_marked_read(
     page: Page, live_server: LiveServer, inbox: Inbox
 ) -> None:
     dialogs: list[str] = []
@@ -74,13 +75,17 @@ def test_a_failed_run_rings_the_bell_is_listed_inert_emailed_once_and_marked_rea
             lambda: api.get(f"/api/v1/executions/{run}").json()["execution_status"] == "failed",
             "the run to fail",
         )
+        user_id = uuid.UUID(api.get("/api/v1/profile").json()["id"])
+    run_async(_use_credits(live_server.database_url, user_id, 920))
 
     page.reload()
-    bell = page.get_by_role("link", name="Notifications, 1 unread")
-    expect(bell.locator(".bell-count")).to_have_text("1")
+    bell = page.get_by_role("link", name="Notifications, 2 unread")
+    expect(bell.locator(".bell-count")).to_have_text("2")
     bell.click()
     expect(page).to_have_url("/notifications")
-    entry = page.locator(".notification-unread")
+    expect(page.locator(".notification-unread")).to_have_count(2)
+    entry = page.locator(".notification-unread", has_text="failed")
+    expect(page.locator(".notification-unread", has_text="920 of your 1000 credits are used")).to_be_visible()
     expect(entry.get_by_role("link", name=f"A run of “{XSS_NAME}” failed")).to_have_attribute(
         "href", f"/runs/{run}"
     )
@@ -92,19 +97,41 @@ def test_a_failed_run_rings_the_bell_is_listed_inert_emailed_once_and_marked_rea
     assert_accessible(page)
     screenshot(page, "notifications", phone=True)
 
-    _poll(lambda: any(message["To"] == email for message in inbox.messages), "the email")
-    (sent,) = [message for message in inbox.messages if message["To"] == email]
+    _poll(lambda: len([m for m in inbox.messages if m["To"] == email]) == 2, "the two emails")
+    (sent,) = [m for m in inbox.messages if m["To"] == email and "failed" in m["Subject"]]
     assert sent.get_content_type() == "text/plain"
     assert XSS_NAME in sent.get_content()
     assert f"{live_server.url}/runs/{run}" in sent.get_content()
 
     entry.get_by_role("button", name="Mark read").click()
     expect(page).to_have_url("/notifications")
+    expect(page.locator(".notification-unread")).to_have_count(1)
+    expect(page.get_by_role("link", name="Notifications, 1 unread")).to_be_visible()
+    page.get_by_role("button", name="Mark all read").click()
     expect(page.locator(".notification-unread")).to_have_count(0)
     expect(page.get_by_role("link", name="Notifications", exact=True)).to_be_visible()
     page.get_by_role("link", name="Unread (0)").click()
     expect(page.get_by_text("All caught up")).to_be_visible()
     assert_accessible(page)
+
+    # Signed in, the status page keeps the account's navigation.
+    page.get_by_role("link", name="Status").click()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Status")
+
+
+async def _use_credits(database_url: str, user_id: uuid.UUID, used: int) -> None:
+    """Credits spent, as the engine's bookkeeping records them."""
+    database = Database(database_url, pool_size=1)
+    try:
+        async with database.service_session() as session:
+            await session.execute(
+                update(tables.profiles)
+                .where(tables.profiles.c.id == user_id)
+                .values(credits_used=used, credits_limit=1000)
+            )
+    finally:
+        await database.dispose()
 
 
 async def _a_day_of_checks(database_url: str) -> None:
