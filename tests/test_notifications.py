@@ -125,13 +125,13 @@ async def test_credits_nearly_used_up_notify_once_per_crossing(
 ) -> None:
     user = await sign_up(client)
 
-    async def use_credits(used: int) -> None:
+    async def use_credits(used: int, limit: int = 1000) -> None:
         # The engine's bookkeeping writes credits as the service.
         async with database.service_session() as session:
             await session.execute(
                 update(tables.profiles)
                 .where(tables.profiles.c.id == user.user_id)
-                .values(credits_used=used, credits_limit=1000)
+                .values(credits_used=used, credits_limit=limit)
             )
 
     await use_credits(899)
@@ -144,6 +144,10 @@ async def test_credits_nearly_used_up_notify_once_per_crossing(
     await use_credits(0)  # a new period
     await use_credits(950)
     assert (await _notifications(client, user))["total"] == 2
+    # A limit near the integer maximum (operators grant "unlimited" so) is compared without overflow.
+    await use_credits(10, limit=2_000_000_000)
+    await use_credits(1_900_000_000, limit=2_000_000_000)
+    assert (await _notifications(client, user))["total"] == 3
 
 
 @pytest.mark.parametrize(

@@ -174,11 +174,11 @@ $$;
 revoke all on function public.notify_credits_low() from public, anon, authenticated, service_role;
 
 create trigger notify_credits_low after update of credits_used, credits_limit on public.profiles
-  for each row when (
+  for each row when (  -- bigint: ten times a large limit overflows integer
     coalesce(new.credits_limit, 0) > 0
-    and coalesce(new.credits_used, 0) * 10 >= new.credits_limit * 9
+    and coalesce(new.credits_used, 0)::bigint * 10 >= new.credits_limit::bigint * 9
     and not (coalesce(old.credits_limit, 0) > 0
-             and coalesce(old.credits_used, 0) * 10 >= old.credits_limit * 9))
+             and coalesce(old.credits_used, 0)::bigint * 10 >= old.credits_limit::bigint * 9))
   execute function public.notify_credits_low();
 
 -- ---------------------------------------------------------------------------------------------
