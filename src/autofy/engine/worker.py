@@ -50,7 +50,7 @@ from autofy.engine.config import EngineConfig
 from autofy.engine.connections import ServicePool
 from autofy.engine.queue import RUN_EXECUTION, ExecutionJob
 from autofy.engine.runner import ExecutionRunner, RunState, Superseded
-from autofy.notifications.jobs import SEND_NOTIFICATION_EMAIL, NotificationEmails
+from autofy.notifications.jobs import EMAIL_CONCURRENCY, SEND_NOTIFICATION_EMAIL, NotificationEmails
 from autofy.notifications.mail import Mailer
 from autofy.observability.logs import execution_id as execution_id_context
 from autofy.security.crypto import CredentialCipher
@@ -166,7 +166,9 @@ class QueueWorker:
         async def embed_chat_messages(job: Job) -> None:
             await run_embedding_job(self.chat_database, self.runner.cipher, self.policy, job.payload)
 
-        @manager.entrypoint(SEND_NOTIFICATION_EMAIL)
+        # At most EMAIL_CONCURRENCY email jobs picked at once over all workers (pgqueuer enforces it
+        # in the dequeue): a slow or unreachable mail server can hold no more of the runs' slots.
+        @manager.entrypoint(SEND_NOTIFICATION_EMAIL, concurrency_limit=EMAIL_CONCURRENCY)
         async def send_notification_email(job: Job) -> None:
             await self.emails.run(job)
 

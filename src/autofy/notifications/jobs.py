@@ -22,6 +22,7 @@ from autofy.notifications.mail import Mailer, SendFailure, compose
 from autofy.notifications.service import word
 
 SEND_NOTIFICATION_EMAIL = "autofy.send_notification_email"  # as queued by migration 0012's SQL
+EMAIL_CONCURRENCY = 2  # email jobs in flight at once, over all workers
 MAX_SEND_ATTEMPTS = 6
 FIRST_RETRY_DELAY = timedelta(seconds=30)  # then 1, 2, 4, 8 minutes: about half an hour in all
 
