@@ -105,9 +105,16 @@ async def create_failing_workflow(
     return workflow_id
 
 
-async def run_to_the_end(client: httpx.AsyncClient, user: SignedUpUser, workflow_id: str) -> dict[str, Any]:
+async def run_to_the_end(
+    client: httpx.AsyncClient,
+    user: SignedUpUser,
+    workflow_id: str,
+    trigger_data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Start a run and wait until the workers have finished it; the execution as the API shows it."""
-    started = await client.post(f"/api/v1/workflows/{workflow_id}/run", headers=user.headers, json={})
+    started = await client.post(
+        f"/api/v1/workflows/{workflow_id}/run", headers=user.headers, json=trigger_data or {}
+    )
     assert started.status_code == 202, started.text
     execution_id = uuid.UUID(started.json()["execution_id"])
 

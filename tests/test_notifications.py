@@ -15,8 +15,9 @@ from autofy.db import tables
 from autofy.db.engine import Database, user_claims
 from tests.api_fixtures import SignedUpUser, sign_up
 from tests.fakes.gmail import FakeGmail
+from tests.fakes.telegram import FakeTelegram
 from tests.notification_support import create_failing_workflow, run_to_the_end, running_workers, wait_until
-from tests.workflows.api import connect
+from tests.workflows.api import connect, telegram_step
 
 
 async def _notifications(client: httpx.AsyncClient, user: SignedUpUser, **query: str) -> dict[str, object]:
@@ -224,3 +225,24 @@ async def test_users_cannot_create_notifications_or_touch_more_than_read_at(
         changed = await session.execute(text("update notifications set read_at = now()"))
         assert changed.rowcount == 0  # type: ignore[attr-defined]
     assert (await _notifications(client, owner))["unread"] == 1
+
+
+async def test_a_run_refused_by_the_service_notifies_the_failure_and_the_integration(
+    client: httpx.AsyncClient, database_url: str, api_settings: Settings, fake_telegram: FakeTelegram
+) -> None:
+    user = await sign_up(client)
+    await connect(client, user, "telegram", {"bot_token": "123:revoked"}, {"api_base": fake_telegram.url})
+    created = await client.post(
+        "/api/v1/workflows",
+        headers=user.headers,
+        json={"name": "Ping me", "trigger_type": "manual", "steps": [telegram_step()]},
+    )
+    async with running_workers(database_url, api_settings):
+        execution = await run_to_the_end(client, user, created.json()["id"], {"name": "Ada"})
+
+    assert execution["execution_status"] == "failed"
+    items: list[dict[str, str]] = (await _notifications(client, user))["items"]  # type: ignore[assignment]
+    kinds = {item["kind"]: item for item in items}
+    assert set(kinds) == {"execution_failed", "integration_error"}
+    assert kinds["integration_error"]["title"] == "Telegram needs attention"
+    assert "Unauthorized" in kinds["integration_error"]["message"]
