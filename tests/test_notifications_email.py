@@ -86,7 +86,12 @@ async def test_a_workflow_name_cannot_inject_email_headers(
 
 
 async def test_a_mail_server_that_is_down_fails_no_run_and_the_email_is_retried(
-    client: httpx.AsyncClient, database: Database, database_url: str, api_settings: Settings, inbox: Inbox
+    client: httpx.AsyncClient,
+    database: Database,
+    database_url: str,
+    api_settings: Settings,
+    inbox: Inbox,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     user = await sign_up(client)
     workflow_id = await create_failing_workflow(client, user)
@@ -110,6 +115,8 @@ async def test_a_mail_server_that_is_down_fails_no_run_and_the_email_is_retried(
 
         await wait_until(retry_scheduled, what="the email job to be scheduled again")
         assert inbox.messages == []
+        assert "not sent (SMTPConnectError" in caplog.text  # logged as a warning, with its retry
+        assert "retrying in 30 s" in caplog.text
         # The server is back; bring the retry forward instead of waiting out its backoff.
         inbox.start()
         async with database.service_session() as session:
