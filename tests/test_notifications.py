@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.exc import DBAPIError
 
 from autofy.config import Settings
 from autofy.db import tables
 from autofy.db.engine import Database, user_claims
+from autofy.notifications.tables import notifications
+from autofy.retention.service import RetentionPolicy, prune
 from tests.api_fixtures import SignedUpUser, sign_up
 from tests.fakes.gmail import FakeGmail
 from tests.fakes.telegram import FakeTelegram
@@ -246,3 +249,31 @@ async def test_a_run_refused_by_the_service_notifies_the_failure_and_the_integra
     assert set(kinds) == {"execution_failed", "integration_error"}
     assert kinds["integration_error"]["title"] == "Telegram needs attention"
     assert "Unauthorized" in kinds["integration_error"]["message"]
+
+
+async def test_notifications_past_their_retention_are_pruned(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    user = await sign_up(client)
+    now = datetime.now(UTC)
+    async with database.service_session() as session:
+        for age_days in (100, 10):
+            await session.execute(
+                insert(notifications).values(
+                    user_id=user.user_id,
+                    kind="credits_low",
+                    subject_id=user.user_id,
+                    details={"credits_used": age_days, "credits_limit": 100},
+                    created_at=now - timedelta(days=age_days),
+                )
+            )
+    policy = RetentionPolicy(
+        free_days=14, pro_days=90, enterprise_days=365, audit_days=30, status_days=7, batch_size=500,
+        notification_days=90,
+    )  # fmt: skip
+
+    result = await prune(database, policy, now=now)
+
+    assert result.notifications == 1
+    (kept,) = (await _notifications(client, user))["items"]  # type: ignore[misc]
+    assert kept["title"] == "10 of your 100 credits are used"
