@@ -81,20 +81,17 @@ def live_server_environment() -> dict[str, str]:
 def live_server(live_database_url: str, live_server_environment: dict[str, str]) -> Iterator[LiveServer]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    environment = (
-        os.environ
-        | {
-            "AUTOFY_DATABASE_URL": live_database_url,
-            "AUTOFY_JWT_SECRET": TEST_JWT_SECRET,
-            "AUTOFY_ENCRYPTION_KEYS": generate_encryption_key(),
-            "AUTOFY_PASSWORD_HASH_MEMORY_KIB": "1024",
-            "AUTOFY_PASSWORD_HASH_TIME_COST": "1",
-            "AUTOFY_OUTBOUND_ALLOW_PRIVATE_NETWORK": "true",
-            "AUTOFY_PUBLIC_URL": url,
-            "AUTOFY_LOG_LEVEL": "WARNING",
-        }
-        | live_server_environment
-    )
+    environment = os.environ | {
+        "AUTOFY_DATABASE_URL": live_database_url,
+        "AUTOFY_JWT_SECRET": TEST_JWT_SECRET,
+        "AUTOFY_ENCRYPTION_KEYS": generate_encryption_key(),
+        "AUTOFY_PASSWORD_HASH_MEMORY_KIB": "1024",
+        "AUTOFY_PASSWORD_HASH_TIME_COST": "1",
+        "AUTOFY_OUTBOUND_ALLOW_PRIVATE_NETWORK": "true",
+        "AUTOFY_PUBLIC_URL": url,
+        "AUTOFY_LOG_LEVEL": "WARNING",
+    }
+    environment |= live_server_environment
     with tempfile.TemporaryDirectory(prefix="autofy-web-") as folder:
         log_path = Path(folder) / "server.log"
         with log_path.open("wb") as log:
