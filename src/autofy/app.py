@@ -23,6 +23,7 @@ from autofy.error_handlers import install_error_handling
 from autofy.executions.router import router as executions_router
 from autofy.input_guard import refuse_unstorable_input
 from autofy.integrations.router import router as integrations_router
+from autofy.notifications.router import router as notifications_router
 from autofy.observability.logs import RequestIdMiddleware
 from autofy.observability.metrics import HttpRequestsMiddleware
 from autofy.profiles.router import router as profiles_router
@@ -53,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     executions_router,
     engine_router,
     chat_router,
+    notifications_router,
     hooks_router,
 )
 

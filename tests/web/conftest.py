@@ -3,6 +3,7 @@
 - `live_server` (module): `python -m autofy serve` (API, workers and scheduler) on a free port and a
   fresh migrated database of its own, with cheap password hashing and loopback allowed for the
   fakes in tests/fakes/. `live_server.url` is its base URL, `live_server.database_url` its database.
+  A module adds settings by overriding `live_server_environment` (say, a mail server).
 - `browser` (module): Debian's Chromium (/usr/bin/chromium, or AUTOFY_TEST_CHROMIUM), headless.
 - `page` (function): a fresh context (no cookies, 1280×800) whose relative URLs go to the live
   server; any request to another host is aborted and its URL appended to `blocked_requests`.
@@ -71,7 +72,13 @@ def live_database_url(postgres_server_url: str, template_database_url: str) -> I
 
 
 @pytest.fixture(scope="module")
-def live_server(live_database_url: str) -> Iterator[LiveServer]:
+def live_server_environment() -> dict[str, str]:
+    """Extra AUTOFY_* settings for this module's server (override in a module: a mail server, say)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def live_server(live_database_url: str, live_server_environment: dict[str, str]) -> Iterator[LiveServer]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     environment = os.environ | {
@@ -84,6 +91,7 @@ def live_server(live_database_url: str) -> Iterator[LiveServer]:
         "AUTOFY_PUBLIC_URL": url,
         "AUTOFY_LOG_LEVEL": "WARNING",
     }
+    environment |= live_server_environment
     with tempfile.TemporaryDirectory(prefix="autofy-web-") as folder:
         log_path = Path(folder) / "server.log"
         with log_path.open("wb") as log:

@@ -77,7 +77,7 @@ def status(as_json: JsonOption = False) -> None:
 
 @friendly_errors
 def prune_history() -> None:
-    """Delete executions, audit logs and health checks past their retention, in batches."""
+    """Delete executions, audit logs, health checks and notifications past their retention, in batches."""
     from autofy.db.engine import Database
     from autofy.retention.service import RetentionPolicy, prune
 
@@ -85,17 +85,18 @@ def prune_history() -> None:
         policy = RetentionPolicy.from_settings(opened.settings)
         with progress_counter("pruning") as advance:
 
-            async def run() -> tuple[int, int, int]:
+            async def run() -> tuple[int, int, int, int]:
                 database = Database(opened.database_url, pool_size=1)
                 try:
                     result = await prune(database, policy, on_batch=advance)
                 finally:
                     await database.dispose()
-                return result.executions, result.audit_logs, result.status_checks
+                return result.executions, result.audit_logs, result.status_checks, result.notifications
 
-            executions, audit_logs, status_checks = asyncio.run(run())
+            executions, audit_logs, status_checks, notifications = asyncio.run(run())
     console.print(
-        f"pruned {executions} executions, {audit_logs} audit log entries, {status_checks} health checks"
+        f"pruned {executions} executions, {audit_logs} audit log entries, {status_checks} health checks, "
+        f"{notifications} notifications"
     )
 
 
