@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -29,16 +30,21 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
-def _field_errors(error: ValidationError) -> dict[str, str]:
-    messages = {"email": "Enter an email address like name@example.com."}
+_EMAIL_MESSAGE = {"email": "Enter an email address like name@example.com."}
+
+
+def field_errors(error: ValidationError, messages: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each invalid field's message: `messages` puts one in plainer words, else the validator's own."""
     return {
-        str(problem["loc"][0]): messages.get(str(problem["loc"][0]), problem["msg"])
+        str(problem["loc"][0]): (messages or {}).get(
+            str(problem["loc"][0]), problem["msg"].removeprefix("Value error, ")
+        )
         for problem in error.errors()
         if problem["loc"]
     }
 
 
-def _domain_errors(error: DomainError) -> tuple[dict[str, str], str | None]:
+def domain_errors(error: DomainError) -> tuple[dict[str, str], str | None]:
     """Field messages from the error's details; its message when no field is named."""
     fields: dict[str, str] = {}
     for detail in error.details:
@@ -94,7 +100,11 @@ async def sign_in(
         credentials = SignInRequest(email=email, password=password)
     except ValidationError as error:
         return _form(
-            request, "account/signin.html", values=values, field_errors=_field_errors(error), status_code=422
+            request,
+            "account/signin.html",
+            values=values,
+            field_errors=field_errors(error, _EMAIL_MESSAGE),
+            status_code=422,
         )
     try:
         user, session_id = await auth_service.open_session(session, credentials, settings=settings, meta=meta)
@@ -126,19 +136,23 @@ async def sign_up(
         account = SignUpRequest(email=email, password=password, full_name=full_name.strip() or None)
     except ValidationError as error:
         return _form(
-            request, "account/signup.html", values=values, field_errors=_field_errors(error), status_code=422
+            request,
+            "account/signup.html",
+            values=values,
+            field_errors=field_errors(error, _EMAIL_MESSAGE),
+            status_code=422,
         )
     try:
         user, session_id = await auth_service.open_session_for_new_account(
             session, account, settings=settings, meta=meta
         )
     except DomainError as error:  # a weak password, an email already registered
-        field_errors, message = _domain_errors(error)
+        problems, message = domain_errors(error)
         return _form(
             request,
             "account/signup.html",
             values=values,
-            field_errors=field_errors,
+            field_errors=problems,
             message=message,
             status_code=error.status_code,
         )
