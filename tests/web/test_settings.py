@@ -169,6 +169,7 @@ def test_profile_theme_and_password_are_changed_from_the_account_page(
     page.get_by_role("button", name="Save profile").click()
     expect(page.get_by_role("status").first).to_have_text("Your profile is saved.")
     expect(page.locator(".profile-name")).to_have_text("Ada King")
+    expect(page.locator(".user-menu .account-name")).to_have_text("Ada King")
     expect(page.get_by_label("Time zone")).to_have_value("Europe/London")
     page.wait_for_function("() => document.querySelector('img.avatar').naturalWidth > 0")
 
@@ -271,8 +272,9 @@ def test_usage_shows_credits_runs_per_day_and_the_busiest_workflows(
     expect(busiest.nth(0)).to_contain_text("Daily digest")
     expect(busiest.nth(0).locator("td[data-label=Runs]")).to_have_text("45")
     expect(busiest.nth(1).locator("td[data-label=Failed]")).to_have_text("3")
+    assert_accessible(page)
+    screenshot(page, "usage", phone=True)
     page.get_by_text("Runs per day as a table").click()
     today = page.get_by_role("row", name=re.compile(datetime.now(UTC).strftime("%a %b %-d")))
     expect(today.locator("td").first).to_have_text("1")
     assert_accessible(page)
-    screenshot(page, "usage", phone=True)

@@ -165,7 +165,7 @@ async def audit_log(
         "filters": filters,
         "filtered": any(filters.values()),
         "errors": errors,
-        "actions": [(name, f"{action_label(name)} ({name})") for name in sorted(SENTENCES)],
+        "actions": sorted(((name, action_label(name)) for name in SENTENCES), key=lambda option: option[1]),
         "resources": RESOURCES,
         "number": number,
         "newer": _page_link(filters, number - 1) if number > 1 else None,
