@@ -207,3 +207,27 @@ def test_audit_entries_read_as_sentences() -> None:
         == "Workflow {0.__class__} created"
     )
     assert describe(_entry("future.thing_done", {}, None)) == "Future: thing done"
+
+
+async def test_the_audit_page_pages_and_filters_by_date(client: httpx.AsyncClient, signed_in: str) -> None:
+    tokens = await client.post("/api/v1/auth/signin", json={"email": signed_in, "password": DEFAULT_PASSWORD})
+    headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    for number in range(30):
+        await client.put(f"/api/v1/preferences/p{number}", json={"value": number}, headers=headers)
+
+    first = await client.get("/audit")
+    second = await client.get("/audit?page=2")
+    today = datetime.now(UTC).date()
+    tomorrow = await client.get(f"/audit?since={today.replace(year=today.year + 1).isoformat()}")
+    nonsense = await client.get("/audit?since=yesterday&until=")
+
+    # 30 preferences, the sign-up and the API sign-in: 32 entries, 25 a page.
+    assert first.text.count('class="audit-entry"') == 25
+    assert "1–25 of 32" in first.text
+    assert 'href="/audit?page=2" rel="next"' in first.text
+    assert second.text.count('class="audit-entry"') == 7
+    assert "Preference p0 set" in second.text
+    assert 'rel="next"' not in second.text
+    assert "Nothing matches these filters" in tomorrow.text
+    assert nonsense.status_code == 422
+    assert "Enter a date like 2026-12-31." in nonsense.text
