@@ -153,6 +153,14 @@ def test_user_text_renders_inert_on_every_account_page(page: Page, live_server: 
     page.get_by_role("button", name="Save profile").click()
     expect(page.locator("#error-avatar_url")).to_contain_text("starts with https://")
     expect(page.locator("img.avatar")).to_have_count(0)
+    expect(page.get_by_label("Avatar image address")).to_have_value("javascript:alert(1)")
+
+    # An http address that tries to break out of the attribute stays one attribute of one <img>.
+    page.get_by_label("Avatar image address").fill(f"{live_server.url}/x.png{XSS}")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_role("status").first).to_have_text("Your profile is saved.")
+    expect(page.locator("img.avatar")).to_have_count(1)
+    _assert_inert(page)
     assert not dialogs
 
 
