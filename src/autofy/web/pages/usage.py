@@ -18,7 +18,8 @@ router = APIRouter()
 
 # The chart's drawing box (the SVG scales to the page's width; these are its own units).
 WIDTH, HEIGHT = 720, 220
-LEFT, RIGHT, TOP, BOTTOM = 40, 8, 12, 26
+# The run counts sit right of the bars: a phone scrolls the chart to its latest days, there.
+LEFT, RIGHT, TOP, BOTTOM = 8, 40, 12, 26
 # Statuses stacked from the bottom, each with its CSS class and its word in the tooltips.
 SERIES = (("completed", "completed"), ("failed", "failed"), ("other", "running or cancelled"))
 
@@ -54,6 +55,7 @@ class RunsChart:
     height: int = HEIGHT
     left: int = LEFT
     right_edge: int = WIDTH - RIGHT
+    count_labels_x: int = WIDTH - 4
     baseline: int = HEIGHT - BOTTOM
 
 
