@@ -168,7 +168,13 @@ def test_profile_theme_and_password_are_changed_from_the_account_page(
     page: Page, live_server: LiveServer
 ) -> None:
     email = sign_up(page, full_name="Ada Lovelace")
-    page.goto("/account")
+    menu = page.get_by_role("navigation", name="Account")
+    page.locator(".user-menu summary").click()
+    expect(menu).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    page.locator(".user-menu summary").click()
+    menu.get_by_role("link", name="Settings").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Account")
 
     page.get_by_label("Full name").fill("Ada King")
@@ -229,7 +235,10 @@ def test_sign_out_everywhere_ends_the_session_of_another_browser(
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto("/account")
     page.get_by_role("button", name="Sign out everywhere").click()
-    expect(page).to_have_url("/signin")
+    expect(page).to_have_url("/signin?signed_out=everywhere")
+    expect(page.get_by_role("status")).to_have_text(
+        "You are signed out on every browser and device. Sign in again to continue here."
+    )
 
     other_page.goto("/account")
     expect(other_page).to_have_url("/signin?next=%2Faccount")

@@ -68,6 +68,7 @@ def _form(
     values: dict[str, Any],
     field_errors: dict[str, str] | None = None,
     message: str | None = None,
+    notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
     settings: Settings = request.app.state.settings
@@ -75,14 +76,26 @@ def _form(
         "values": values,
         "errors": field_errors or {},
         "message": message,
+        "notice": notice,
         "password_min_length": settings.password_min_length,
     }
     return render(request, template, context, status_code=status_code)
 
 
+# Why the browser was sent to the sign-in page, when it was not to sign in for the first time.
+_SIGNED_OUT = {
+    "everywhere": "You are signed out on every browser and device. Sign in again to continue here."
+}
+
+
 @router.get("/signin")
-async def sign_in_page(request: Request, next: str = "/") -> Response:
-    return _form(request, "account/signin.html", values={"email": "", "next": safe_next(next)})
+async def sign_in_page(request: Request, next: str = "/", signed_out: str = "") -> Response:
+    return _form(
+        request,
+        "account/signin.html",
+        values={"email": "", "next": safe_next(next)},
+        notice=_SIGNED_OUT.get(signed_out),
+    )
 
 
 @router.post("/signin")

@@ -282,7 +282,7 @@ async def sign_out_everywhere(
 ) -> Response:
     # Service role: sessions are not writable by users. This browser's session ends with the others.
     await auth_service.sign_out_everywhere(service_session, page.principal, meta=meta)
-    response = RedirectResponse("/signin", status_code=303)
+    response = RedirectResponse("/signin?signed_out=everywhere", status_code=303)
     clear_session_cookie(response, settings)
     rotate_csrf_seed(request, response, settings)
     return response
