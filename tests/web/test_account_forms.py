@@ -153,6 +153,10 @@ async def test_the_password_form_names_what_is_wrong(
         client, "/account/password", {"current_password": DEFAULT_PASSWORD, "new_password": "Fresh-Pass-2027"}
     )
 
+    blank = await _post(client, "/account/password", {"current_password": "", "new_password": "x" * 1025})
+    assert blank.status_code == 422
+    assert "Enter your current password." in blank.text
+    assert "at most 1024 characters" in blank.text
     assert wrong.status_code == 422
     assert "This is not your current password." in wrong.text
     # The failure is recorded even though the form was answered with an error.

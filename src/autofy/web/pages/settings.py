@@ -248,19 +248,25 @@ async def change_password(
     current_password: Text = "",
     new_password: Text = "",
 ) -> Response:
-    missing = {
-        name: "Enter your current password." if name == "current_password" else "Enter a new password."
-        for name, value in (("current_password", current_password), ("new_password", new_password))
-        if not value
-    }
-    if missing:
-        return await _account_page(request, page, session, errors=missing, status_code=422)
+    try:
+        change = PasswordChange(current_password=current_password, new_password=new_password)
+    except ValidationError as error:  # a field left empty, or longer than any password
+        blank = {
+            name: f"Enter {what}."
+            for name, what, value in (
+                ("current_password", "your current password", current_password),
+                ("new_password", "a new password", new_password),
+            )
+            if not value
+        }
+        problems = field_errors(error, blank)
+        return await _account_page(request, page, session, errors=problems, status_code=422)
     try:
         # Service role: the password lives in auth.users, the sessions in auth.sessions.
         await auth_service.change_password(
             service_session,
             page.principal,
-            PasswordChange(current_password=current_password, new_password=new_password),
+            change,
             settings=settings,
             meta=meta,
         )
