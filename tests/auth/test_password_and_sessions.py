@@ -116,3 +116,18 @@ async def test_an_api_key_can_neither_change_the_password_nor_sign_out_everywher
     assert_error(password, 403, "forbidden")
     assert_error(everywhere, 403, "forbidden")
     assert (await client.get("/api/v1/auth/me", headers=user.headers)).status_code == 200
+
+
+async def test_the_sessions_list_names_the_caller_s_own(client: httpx.AsyncClient) -> None:
+    user = await sign_up(client)
+    await _sign_in(client, user.email, DEFAULT_PASSWORD)
+
+    mine = (await client.get("/api/v1/auth/sessions", headers=user.headers)).json()
+    stranger = await sign_up(client)
+    theirs = (await client.get("/api/v1/auth/sessions", headers=stranger.headers)).json()
+
+    assert len(mine) == 2
+    assert [s["current"] for s in mine] == [False, True]  # newest first: the second sign-in
+    assert {s["ip_address"] for s in mine} == {"198.51.100.7"}
+    assert all(s["user_agent"].startswith("python-httpx") for s in mine)
+    assert len(theirs) == 1

@@ -234,6 +234,10 @@ def test_sign_out_everywhere_ends_the_session_of_another_browser(
 
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto("/account")
+    sessions = page.get_by_role("region", name="Sessions")
+    expect(sessions).to_contain_text("Signed in on 2 sessions:")
+    expect(sessions.locator(".session-row")).to_have_count(2)
+    expect(sessions.locator(".badge")).to_have_text(["This browser"])
     page.get_by_role("button", name="Sign out everywhere").click()
     expect(page).to_have_url("/signin?signed_out=everywhere")
     expect(page.get_by_role("status")).to_have_text(

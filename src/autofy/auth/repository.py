@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -182,6 +183,22 @@ async def delete_session(session: AsyncSession, session_id: uuid.UUID) -> bool:
         delete(sessions).where(sessions.c.id == session_id).returning(sessions.c.id)
     )
     return result.first() is not None
+
+
+async def list_sessions(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Row[Any]]:
+    """The user's sign-in sessions, newest first."""
+    statement = (
+        select(
+            sessions.c.id,
+            sessions.c.created_at,
+            sessions.c.refreshed_at,
+            sessions.c.user_agent,
+            func.host(sessions.c.ip).label("ip_address"),
+        )
+        .where(sessions.c.user_id == user_id)
+        .order_by(sessions.c.created_at.desc(), sessions.c.id)
+    )
+    return (await session.execute(statement)).all()
 
 
 async def delete_sessions(session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None) -> int:

@@ -15,6 +15,7 @@ from autofy.auth.schemas import (
     CurrentUser,
     PasswordChange,
     RefreshRequest,
+    SessionInfo,
     SignInRequest,
     SignUpRequest,
     TokenResponse,
@@ -74,6 +75,16 @@ async def refresh(
 async def sign_out(principal: CurrentPrincipal, session: ServiceSession, meta: RequestMeta) -> None:
     # Service role: sessions are not readable or writable by users.
     await service.sign_out(session, principal, meta=meta)
+
+
+@router.get(
+    "/sessions",
+    response_model=list[SessionInfo],
+    summary="Your sign-in sessions (browsers and apps), newest first",
+)
+async def list_sessions(principal: CurrentPrincipal, session: ServiceSession) -> list[SessionInfo]:
+    # Service role: sessions are not readable by users; the query names the caller's own id.
+    return await service.list_sessions(session, principal)
 
 
 @router.post(

@@ -78,6 +78,19 @@ class User(BaseModel):
     created_at: datetime
 
 
+class SessionInfo(BaseModel):
+    """A sign-in session: a browser's cookie, or an app's access and refresh tokens."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    created_at: datetime = Field(description="When it signed in.")
+    refreshed_at: datetime | None = Field(description="When its tokens were last refreshed (apps only).")
+    user_agent: str | None
+    ip_address: str | None
+    current: bool = Field(description="The session making this request.")
+
+
 class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth 2 token type, not a secret)

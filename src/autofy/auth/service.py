@@ -22,6 +22,7 @@ from autofy.auth.schemas import (
     CurrentUser,
     PasswordChange,
     Principal,
+    SessionInfo,
     SignInRequest,
     SignUpRequest,
     TokenResponse,
@@ -296,6 +297,13 @@ async def sign_out(session: AsyncSession, principal: Principal, *, meta: Request
         resource_id=principal.session_id,
         meta=meta,
     )
+
+
+async def list_sessions(session: AsyncSession, principal: Principal) -> list[SessionInfo]:
+    return [
+        SessionInfo.model_validate({**row._mapping, "current": row.id == principal.session_id})
+        for row in await repository.list_sessions(session, principal.user_id)
+    ]
 
 
 async def sign_out_everywhere(session: AsyncSession, principal: Principal, *, meta: RequestInfo) -> int:

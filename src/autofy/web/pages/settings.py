@@ -21,6 +21,7 @@ from autofy.auth import service as auth_service
 from autofy.auth.dependencies import AppSettings, RequestMeta, ServiceSession
 from autofy.auth.schemas import PasswordChange
 from autofy.connectors.llm import PROVIDERS
+from autofy.dependencies import get_database
 from autofy.errors import DomainError, NotFoundError
 from autofy.profiles import service as profiles_service
 from autofy.profiles.schemas import NotificationSettings, ProfileUpdate, iana_timezones
@@ -130,6 +131,9 @@ async def _account_page(
 ) -> Response:
     profile = await profiles_service.get_profile(session, page.principal)
     avatar = safe_avatar(profile.avatar_url)
+    # Service role: auth.sessions is readable by the service role only; the query names the caller.
+    async with get_database(request).service_session() as service_session:
+        sign_ins = await auth_service.list_sessions(service_session, page.principal)
     settings = request.app.state.settings
     stored = {
         "full_name": profile.full_name or "",
@@ -152,6 +156,7 @@ async def _account_page(
         "notification_events": NOTIFICATION_EVENTS,
         "notification_channels": NOTIFICATION_CHANNELS,
         "password_min_length": settings.password_min_length,
+        "sessions": sign_ins,
     }
     response = render(request, "account/settings.html", context, viewer=page.viewer, status_code=status_code)
     return _with_avatar_allowed(response, avatar)
