@@ -34,6 +34,7 @@ from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.router import hooks_router
 from autofy.triggers.router import router as triggers_router
 from autofy.triggers.service import on_workflow_status_changed
+from autofy.usage.router import router as usage_router
 from autofy.web import mount_web
 from autofy.workflows.router import router as workflows_router
 from autofy.workflows.service import StatusChange
@@ -52,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     triggers_router,
     templates_router,
     executions_router,
+    usage_router,
     engine_router,
     chat_router,
     notifications_router,
