@@ -118,8 +118,6 @@ async def test_notification_settings_store_every_key_in_the_seed_shape(
     assert stored == {
         "in_app_on_failure": True,
         "email_on_failure": False,
-        "in_app_on_success": False,
-        "email_on_success": False,
         "in_app_on_integration_error": False,
         "email_on_integration_error": True,
         "in_app_on_credits_low": False,

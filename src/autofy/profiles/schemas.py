@@ -67,15 +67,14 @@ NOTIFICATIONS_KEY = "notifications"
 
 class NotificationSettings(BaseModel):
     """The `notifications` preference: for each event, whether to tell the user in the app and by
-    email. The seed's shape (`email_on_failure`, `email_on_success`), extended with the same
-    `<channel>_on_<event>` names; a missing key means its default."""
+    email. The seed's `email_on_failure`, extended with the same `<channel>_on_<event>` names; a
+    missing key means its default. (The seed's `email_on_success` is kept but means nothing: runs
+    that complete notify nobody, as in Zapier and n8n.)"""
 
     model_config = ConfigDict(extra="forbid")
 
     in_app_on_failure: bool = Field(default=True, description="A run failed.")
     email_on_failure: bool = True
-    in_app_on_success: bool = Field(default=False, description="A run completed.")
-    email_on_success: bool = False
     in_app_on_integration_error: bool = Field(default=True, description="An integration stopped working.")
     email_on_integration_error: bool = True
     in_app_on_credits_low: bool = Field(default=True, description="Credits are nearly used up.")

@@ -51,7 +51,6 @@ _SAFE_HOST = re.compile(r"^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])$")
 # Events the notifications preference knows, each with its `<channel>_on_<event>` keys.
 NOTIFICATION_EVENTS: tuple[tuple[str, str], ...] = (
     ("failure", "A run fails"),
-    ("success", "A run completes"),
     ("integration_error", "An integration stops working"),
     ("credits_low", "Credits are nearly used up"),
 )
