@@ -124,10 +124,8 @@ async def list_workflows(
 
 async def list_tags(session: AsyncSession) -> list[str]:
     """Every tag on the caller's workflows, in alphabetical order."""
-    tag = func.unnest(workflows.c.tags).column_valued("tag")
-    tags: ScalarResult[str] = await session.scalars(
-        select(tag).select_from(workflows).distinct().order_by(tag)
-    )
+    tag = func.unnest(workflows.c.tags).label("tag")
+    tags: ScalarResult[str] = await session.scalars(select(tag).distinct().order_by(tag))
     return [str(name) for name in tags]
 
 
