@@ -156,7 +156,9 @@ async def _wizard(
     errors: Mapping[str, str] | None = None,
     message: str | None = None,
 ) -> Response:
-    integrations = {i.service_name: i for i in await integrations_service.list_integrations(session)}
+    integrations: dict[str, Integration] = {
+        i.service_name: i for i in await integrations_service.list_integrations(session)
+    }
     names = _display_names()
     needed = [
         NeededService(service, names.get(service, service), integrations.get(service))
