@@ -63,7 +63,7 @@ async def test_every_catalog_service_has_a_logo_and_a_form_of_its_credential_fie
             assert field is not None, (connector.service_name, credential.name)
             assert f'type="{"password" if credential.secret else "text"}"' in field.group(0)
             assert "value=" not in field.group(0)
-    assert "Connect with Google" in page
+    assert "Save, then connect with Google" in page
 
 
 async def test_connect_test_and_see_the_account_then_a_refused_token_says_to_reconnect(
@@ -75,7 +75,7 @@ async def test_connect_test_and_see_the_account_then_a_refused_token_says_to_rec
     landed = (await user.get(f"/integrations?connected={integration_id}")).text
     assert "Telegram is connected. Test the connection" in landed
     assert fake_telegram.token not in landed  # a secret is never shown again
-    assert 'id="service-telegram"' not in landed  # one Telegram per account: no second connect form
+    assert 'name="service_name" value="telegram"' not in landed  # one per account: no second form
 
     tested = await user.post(f"/integrations/{integration_id}/test", htmx=True)
     assert tested.status_code == 200
@@ -187,7 +187,17 @@ async def test_connect_with_google_comes_back_to_the_integrations_page(
     )
 
     assert started.status_code == 303
-    consent = urlsplit(started.headers["location"])
+    integration_id = (await client.get("/api/v1/integrations", headers=user.api.headers)).json()[0]["id"]
+    assert (
+        started.headers["location"]
+        == f"/integrations?connected={integration_id}#integration-{integration_id}"
+    )
+    saved = (await user.get(started.headers["location"])).text
+    assert "OAuth client is saved. Now choose Connect with Google" in saved
+    assert 'href="/integrations/gmail/authorize">Connect with Google</a>' in saved
+    to_google = await user.get("/integrations/gmail/authorize")
+    assert to_google.status_code == 303
+    consent = urlsplit(to_google.headers["location"])
     assert f"{consent.scheme}://{consent.netloc}{consent.path}" == f"{fake_gmail.url}/o/oauth2/v2/auth"
     query = {key: values[0] for key, values in parse_qs(consent.query).items()}
     code = fake_gmail.issue_code(query["redirect_uri"])
@@ -197,7 +207,6 @@ async def test_connect_with_google_comes_back_to_the_integrations_page(
     callback = urlsplit(query["redirect_uri"]).path
     back = await client.get(callback, params={"code": code, "state": query["state"]}, headers=browser)
 
-    integration_id = (await client.get("/api/v1/integrations", headers=user.api.headers)).json()[0]["id"]
     assert back.status_code == 303
     assert back.headers["location"] == f"/integrations?gmail=connected#integration-{integration_id}"
     page = (await user.get(back.headers["location"])).text

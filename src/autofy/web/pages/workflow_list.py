@@ -11,7 +11,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -51,14 +51,14 @@ async def list_workflows(
     session: PageSession,
     search: Annotated[str, Query(max_length=200)] = "",
     tag: Annotated[str, Query(max_length=50)] = "",
-    status: WorkflowStatus | None = None,
+    status: WorkflowStatus | Literal[""] = "",  # "": any (the filter form's first option)
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    filters = WorkflowFilters(status=status, tag=tag or None, search=search.strip() or None)
+    filters = WorkflowFilters(status=status or None, tag=tag or None, search=search.strip() or None)
     workflows = await workflows_service.list_workflows(
         session, filters, sort="updated_at", limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
     )
-    filter_values = {"search": search, "tag": tag, "status": status or ""}
+    filter_values = {"search": search, "tag": tag, "status": status}
 
     def page_href(number: int) -> str:
         query = {key: value for key, value in filter_values.items() if value} | {"page": str(number)}
