@@ -47,6 +47,12 @@ def test_connect_telegram_test_it_and_create_a_workflow_from_a_template(
 
     page.get_by_text("Connect Telegram", exact=True).click()
     telegram = page.locator("#service-telegram")
+    telegram.get_by_role("button", name="Connect", exact=True).click()
+    expect(telegram.get_by_label("Bot token")).to_have_attribute("aria-invalid", "true")
+    expect(telegram.get_by_text("required: Bot token")).to_be_visible()
+    assert_accessible(page)
+    telegram.scroll_into_view_if_needed()
+    screenshot(page, "integrations-connect")
     telegram.get_by_label("Bot token").fill(fake_telegram.token)
     telegram.get_by_text("Connection settings").click()
     telegram.get_by_label("API base URL").fill(fake_telegram.url)

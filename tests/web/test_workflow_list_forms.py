@@ -87,7 +87,8 @@ async def test_the_switch_activates_pauses_and_shows_why_activation_is_refused(
     row = refused.text
     assert row.lstrip().startswith(f'<tr id="workflow-{alerts}">')
     assert "Not activated" in row
-    assert "Step 1: service name" in row
+    assert "Connect telegram first." in row  # the API's own hint (POST /api/v1/…) left out
+    assert "/api/v1" not in row
     assert 'href="/integrations#service-telegram">Connect telegram</a>' in row
     assert "Step 1: chat id" in row
     assert f'href="/workflows/{alerts}#step-1">Fix it in the builder</a>' in row

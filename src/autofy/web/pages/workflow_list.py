@@ -32,6 +32,8 @@ router = APIRouter()
 PAGE_SIZE = 20
 STATUSES: tuple[WorkflowStatus, ...] = ("active", "draft", "paused", "archived")
 _STEP_FIELD = re.compile(r"steps\.(\d+)\.(.+)")
+# The service's messages name the API call that fixes a problem; the page links to the fix instead.
+_API_HINT = re.compile(r" \((?:GET|POST|PATCH|PUT|DELETE) /api/[^)]*\)")
 
 
 @dataclass(frozen=True)
@@ -147,15 +149,15 @@ def _problems(workflow: Workflow, error: DomainError) -> list[Problem]:
 def _problem(workflow: Workflow, detail: ErrorDetail) -> Problem:
     builder = f"/workflows/{workflow.id}"
     match = _STEP_FIELD.fullmatch(detail["field"])
+    message = _API_HINT.sub("", detail["message"])
     if match is None:
-        return Problem(detail["field"].replace("_", " "), detail["message"], builder, "Fix it in the builder")
+        return Problem(detail["field"].replace("_", " "), message, builder, "Fix it in the builder")
     index, field = int(match[1]), match[2]
     service = workflow.steps[index].service_name if index < len(workflow.steps) else ""
+    if field == "service_name" and _requires_integration(service):
+        return Problem(f"Step {index + 1}", message, f"/integrations#service-{service}", f"Connect {service}")
     where = f"Step {index + 1}: {field.removeprefix('configuration.').replace('_', ' ')}"
-    needs_connection = field == "service_name" and _requires_integration(service)
-    if needs_connection:
-        return Problem(where, detail["message"], f"/integrations#service-{service}", f"Connect {service}")
-    return Problem(where, detail["message"], f"{builder}#step-{index + 1}", "Fix it in the builder")
+    return Problem(where, message, f"{builder}#step-{index + 1}", "Fix it in the builder")
 
 
 def _requires_integration(service_name: str) -> bool:
