@@ -189,6 +189,7 @@ def test_remove_an_integration_a_workflow_uses_after_landing_from_home(
     card = page.locator(f"#integration-{integration_id}")
     expect(card).to_be_in_viewport()
     expect(card.locator(".badge")).to_have_text("error")
+    expect(card.get_by_label("Bot token")).to_be_visible()  # its reconnect form opened
     _assert_inert(page)
     assert_accessible(page)
 
