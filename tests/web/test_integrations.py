@@ -223,7 +223,7 @@ def test_connect_with_google_goes_through_the_consent_screen_and_back(
     gmail.get_by_label("Authorize url").fill(f"{fake_gmail.url}/o/oauth2/v2/auth")
     gmail.get_by_label("Token url").fill(f"{fake_gmail.url}/token")
     gmail.get_by_role("button", name="Save, then connect with Google").click()
-    expect(page.get_by_role("status").first).to_contain_text("OAuth client is saved")
+    expect(page.get_by_role("status").first).to_contain_text("the OAuth client is saved")
     page.get_by_role("link", name="Connect with Google").click()
 
     expect(page).to_have_url(re.compile(r"/integrations\?gmail=connected#integration-"))

@@ -193,7 +193,7 @@ async def test_connect_with_google_comes_back_to_the_integrations_page(
         == f"/integrations?connected={integration_id}#integration-{integration_id}"
     )
     saved = (await user.get(started.headers["location"])).text
-    assert "OAuth client is saved. Now choose Connect with Google" in saved
+    assert "the OAuth client is saved. Now choose Connect with Google." in saved
     assert 'href="/integrations/gmail/authorize">Connect with Google</a>' in saved
     to_google = await user.get("/integrations/gmail/authorize")
     assert to_google.status_code == 303

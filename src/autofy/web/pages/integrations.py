@@ -154,15 +154,12 @@ def _notice(query: Mapping[str, str], integrations: Sequence[Integration]) -> tu
     by_id = {str(integration.id): integration for integration in integrations}
     if query.get("gmail") in GMAIL_RESULTS:
         return GMAIL_RESULTS[query["gmail"]]
-    if (connected := by_id.get(query.get("connected", ""))) is not None and connected.status == "inactive":
-        return (
-            "info",
-            f"{connected.display_name}'s OAuth client is saved. Now choose Connect with Google to grant access.",
-        )
-    if connected is not None:
-        return ("success", f"{connected.display_name} is connected. Test the connection to check it works.")
-    if (updated := by_id.get(query.get("updated", ""))) is not None:
-        return ("success", f"{updated.display_name} has new credentials. Test the connection to check them.")
+    changed = by_id.get(query.get("connected", "")) or by_id.get(query.get("updated", ""))
+    if changed is not None and changed.status == "inactive":  # OAuth: the grant is still to come
+        return ("info", f"{changed.display_name}: the OAuth client is saved. Now choose Connect with Google.")
+    if changed is not None:
+        done = "is connected" if "connected" in query else "has new credentials"
+        return ("success", f"{changed.display_name} {done}. Test the connection to check it works.")
     removed = _service(query.get("removed", ""))
     if removed is not None:
         return ("success", f"The {removed.connector.display_name} integration was removed.")
