@@ -198,6 +198,11 @@ async def list_workflows(
     )
 
 
+async def list_tags(session: AsyncSession) -> list[str]:
+    """Every tag the caller's workflows carry, for a tag filter."""
+    return await repository.list_tags(session)
+
+
 # --- saving -------------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from autofy.web.pages import (
     status,
     templates,
     usage,
+    workflow_list,
     workflows,
 )
 from autofy.web.security import check_csrf
@@ -25,6 +26,7 @@ ROUTER = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
 for page_module in (
     account,
     home,
+    workflow_list,
     workflows,
     templates,
     runs,

@@ -1,4 +1,5 @@
-"""Workflows: the list, and one workflow's trigger and steps (the builder grows from here)."""
+"""Workflows: one workflow's trigger and steps (the builder grows from here; the list is in
+workflow_list.py)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,8 @@ from starlette.responses import Response
 from autofy.web.dependencies import PageSession, SignedInPage
 from autofy.web.rendering import render
 from autofy.workflows import service as workflows_service
-from autofy.workflows.repository import WorkflowFilters
-from autofy.workflows.schemas import WorkflowStatus
 
 router = APIRouter()
-
-
-@router.get("/workflows")
-async def list_workflows(
-    request: Request, page: SignedInPage, session: PageSession, status: WorkflowStatus | None = None
-) -> Response:
-    workflows = await workflows_service.list_workflows(session, WorkflowFilters(status=status), limit=100)
-    return render(request, "workflows/list.html", {"workflows": workflows}, viewer=page.viewer)
 
 
 @router.get("/workflows/{workflow_id}")
