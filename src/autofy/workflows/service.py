@@ -412,19 +412,19 @@ async def replace_workflow(
                 "The change would leave this active workflow unable to run.", problem_details(blocking)
             )
     kept = {step_id for step_id in step_ids if step_id is not None}
-    for step in workflow.steps:
-        if step.id not in kept:
-            await repository.delete_step(session, step.id)
+    for old in workflow.steps:
+        if old.id not in kept:
+            await repository.delete_step(session, old.id)
     await repository.renumber_steps(
         session,
         workflow_id,
         {step_id: order for order, step_id in enumerate(step_ids, start=1) if step_id is not None},
     )
-    for order, (step_id, step) in enumerate(zip(step_ids, steps, strict=True), start=1):
+    for order, (step_id, new) in enumerate(zip(step_ids, steps, strict=True), start=1):
         if step_id is None:
-            await repository.insert_step(session, workflow_id, order, _step_values(step))
+            await repository.insert_step(session, workflow_id, order, _step_values(new))
         else:
-            await repository.update_step(session, step_id, _step_values(step))
+            await repository.update_step(session, step_id, _step_values(new))
     await repository.update_workflow(
         session,
         workflow_id,
