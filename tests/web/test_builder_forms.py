@@ -229,3 +229,105 @@ async def test_export_downloads_json_and_import_lists_its_errors(browser: Browse
     assert 'id="import-problems"' in refused.text
     assert not_json.status_code == 422
     assert "not a workflow export" in not_json.text
+
+
+async def test_the_conditions_editor_adds_rules_and_groups_and_shows_their_problems(browser: Browser) -> None:
+    form = _webhook_form()
+    url = f"/workflows/builder/card?card={KEY_1}&tree=conditions"
+
+    one_rule = (await browser.post(f"{url}&edit=add-rule&path=", form)).text
+    with_group = form | {
+        f"{KEY_1}.conditions.match": "any",
+        f"{KEY_1}.conditions.rules.0.kind": "rule",
+        f"{KEY_1}.conditions.rules.0.left": "{{ trigger.body.title }}",
+        f"{KEY_1}.conditions.rules.0.op": "contains",
+        f"{KEY_1}.conditions.rules.0.right": "disk",
+    }
+    grouped = (await browser.post(f"{url}&edit=add-group&path=", with_group)).text
+    nested = with_group | {
+        f"{KEY_1}.conditions.rules.1.kind": "group",
+        f"{KEY_1}.conditions.rules.1.match": "all",
+        f"{KEY_1}.conditions.rules.1.rules.0.kind": "rule",
+        f"{KEY_1}.conditions.rules.1.rules.0.left": "{{ steps.nothing.here }}",
+        f"{KEY_1}.conditions.rules.1.rules.0.op": "is_not_empty",
+    }
+    checked = (await browser.post("/workflows/builder/check", nested)).text
+    removed = (await browser.post(f"{url}&edit=remove&path=1", nested)).text
+
+    assert f'name="{KEY_1}.conditions.rules.0.left"' in one_rule
+    assert f'name="{KEY_1}.conditions.rules.1.rules.0.left"' in grouped
+    assert "steps.nothing" not in _slot(checked, f"err-{KEY_1}-conditions-rules-0-left")
+    assert "nothing" in _slot(checked, f"err-{KEY_1}-conditions-rules-1-rules-0-left")
+    assert f"{KEY_1}.conditions.rules.1" not in removed
+    assert 'value="{{ trigger.body.title }}"' in removed
+
+
+async def test_a_telegram_trigger_is_step_one_and_comes_back_as_the_trigger_card(browser: Browser) -> None:
+    card = (await browser.post("/workflows/builder/trigger", {"trigger_kind": "telegram"})).text
+    form = _webhook_form(
+        trigger_kind="telegram",
+        sample="",
+        intent="save",
+        **{
+            "trigger.rendered": "telegram",
+            "trigger.configuration.text_contains": "alert",
+            f"{KEY_2}.configuration.chat_id": "{{ trigger.chat_id }}",
+            f"{KEY_1}.configuration.text": "{{ trigger.text }}",
+        },
+    )
+
+    created = await browser.post("/workflows/new", form)
+
+    assert 'name="trigger.configuration.chat_id"' in card
+    assert "&#34;from_username&#34;" in card  # the Telegram message sample
+    assert created.status_code == 303, created.text
+    workflow_id = created.headers["location"].split("/")[2].split("?")[0]
+    saved = (await browser.client.get(f"/api/v1/workflows/{workflow_id}", headers=browser.api)).json()
+    assert saved["trigger_type"] == "webhook"
+    assert [(s["step_type"], s["action_name"]) for s in saved["steps"]] == [
+        ("trigger", "new_message"),
+        ("action", "format_text"),
+        ("action", "send_message"),
+    ]
+    assert saved["steps"][0]["configuration"]["text_contains"] == "alert"
+    page = (await browser.client.get(f"/workflows/{workflow_id}")).text
+    assert '<option value="telegram" selected>' in page
+    assert 'name="trigger.configuration.text_contains" type="text" value="alert"' in page
+
+
+async def test_activation_refused_shows_each_problem_on_its_field(browser: Browser) -> None:
+    created = await browser.post("/workflows/new", _webhook_form(intent="save"))
+    workflow_id = created.headers["location"].split("/")[2].split("?")[0]
+    steps = (await browser.client.get(f"/api/v1/workflows/{workflow_id}", headers=browser.api)).json()[
+        "steps"
+    ]
+    telegram_key = f"s{uuid.UUID(steps[1]['id']).hex}"
+
+    refused = await browser.post(f"/workflows/{workflow_id}/activate", {})
+
+    assert refused.status_code == 422
+    assert "cannot be activated" in refused.text
+    assert "required" in _slot(refused.text, f"err-{telegram_key}-configuration-chat_id").lower()
+    status = (await browser.client.get(f"/api/v1/workflows/{workflow_id}", headers=browser.api)).json()[
+        "status"
+    ]
+    assert status == "draft"
+
+
+async def test_another_users_workflow_is_not_found_in_the_builder(
+    browser: Browser, client: httpx.AsyncClient
+) -> None:
+    other = await client.post(
+        "/api/v1/auth/signup",
+        json={"email": f"o-{uuid.uuid4().hex[:8]}@example.com", "password": DEFAULT_PASSWORD},
+    )
+    headers = {"Authorization": f"Bearer {other.json()['access_token']}"}
+    theirs = (await client.post("/api/v1/workflows", json={"name": "Theirs"}, headers=headers)).json()["id"]
+
+    page = await browser.client.get(f"/workflows/{theirs}")
+    saved = await browser.post(f"/workflows/{theirs}", _webhook_form(intent="save"))
+    exported = await browser.client.get(f"/workflows/{theirs}/export")
+
+    assert page.status_code == 404
+    assert saved.status_code == 404
+    assert exported.status_code == 404

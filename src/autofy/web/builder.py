@@ -482,6 +482,8 @@ class FieldSpec:
     required: bool = False
     help: str = ""
     options: tuple[tuple[str, str], ...] = ()
+    # Required, or changed from its default: shown first; the others wait under "More options".
+    prominent: bool = True
 
     @property
     def dom_id(self) -> str:
@@ -571,6 +573,7 @@ def config_fields(step: StepDraft, integrations: Sequence[Integration]) -> list[
                 required=name in required,
                 help=str(prop.get("description", "")),
                 options=options,
+                prominent=name in required or widget == "integration" or value != prop.get("default"),
             )
         )
     return specs

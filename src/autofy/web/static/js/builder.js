@@ -120,6 +120,9 @@
     if (rendersCards.test(path)) changed();
     form.querySelectorAll("[data-error-slot]").forEach(function (slot) {
       var invalid = slot.querySelector(".field-error") !== null;
+      // A problem in a folded section unfolds it.
+      var folded = invalid && slot.closest("details:not([open])");
+      if (folded) folded.open = true;
       form.querySelectorAll('[aria-describedby~="' + slot.id + '"]').forEach(function (field) {
         if (invalid) field.setAttribute("aria-invalid", "true");
         else field.removeAttribute("aria-invalid");
