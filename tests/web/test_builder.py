@@ -48,6 +48,12 @@ def _wait_for(condition: Callable[[], Any], what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _settled(page: Page) -> None:
+    """Wait until htmx has no request in flight and has wired up what it swapped in (a select
+    that re-renders its card must be wired before it is changed again)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
 def _cards(page: Page) -> Locator:
     return page.locator("#steps > [data-step-card]")
 
@@ -56,11 +62,12 @@ def _add_step(page: Page, after: int, service: str, action: str) -> Locator:
     """Add a step after the `after`-th card (0: first) and choose its action; the new card."""
     page.locator("#steps > .step-insert").nth(after).get_by_role("button", name="+ Add a step here").click()
     card = _cards(page).nth(after)
-    # Focus moves to the new card once htmx has wired it up.
+    _settled(page)
     expect(card.get_by_label("Service")).to_be_focused()
     card.get_by_label("Service").select_option(label=service)
-    expect(card.get_by_label("Action")).to_be_visible()
+    _settled(page)
     card.get_by_label("Action").select_option(label=action)
+    _settled(page)
     expect(card.locator(".step-config")).to_be_visible()
     return _cards(page).nth(after)
 
@@ -95,6 +102,7 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
     page.goto("/workflows/new")
     page.get_by_label("Name").fill("Alerts to Telegram")
     page.get_by_label("What starts this workflow").select_option("webhook")
+    _settled(page)
     expect(page.get_by_label("Require signed deliveries (HMAC-SHA256)")).to_be_visible()
     page.get_by_label("Sample trigger data for test runs (JSON)").fill(
         json.dumps({"body": {"title": "Disk full"}, "headers": {}, "query": {}})
@@ -122,8 +130,14 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
     expect(_cards(page).nth(0).locator(".step-result")).to_contain_text('"result": "DISK FULL"')
     expect(_cards(page).nth(1).locator(".step-result")).to_contain_text("completed")
     assert [params["text"] for _, params in telegram.sent] == ["DISK FULL"]
+    # The data picker now offers the test run's real output.
+    _cards(page).nth(1).get_by_role("button", name="Insert data…").click()
+    expect(_cards(page).nth(1).locator('[data-insert="{{ steps.format_text.result }}"]')).to_contain_text(
+        "DISK FULL"
+    )
     assert_accessible(page)
-    page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0) }")
+    # At the bottom, the sticky Save bar sits in its place in the full-page picture.
+    page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, document.body.scrollHeight) }")
     screenshot(page, "builder", phone=True)
 
     page.get_by_role("button", name="Activate").click()
@@ -187,6 +201,17 @@ def test_reorder_by_keyboard_then_export_and_import_round_trip(
     assert json.loads(exported.read_text())["name"] == "Tidy text"
 
     page.goto("/workflows/new")
+    # A schedule's next five fire times follow the expression as it is typed.
+    page.get_by_label("What starts this workflow").select_option("scheduled")
+    _settled(page)
+    page.get_by_label("Repeat").select_option("cron")
+    _settled(page)
+    page.get_by_label("Cron expression").fill("30 7 * * 1-5")
+    expect(page.locator("#schedule-preview li")).to_have_count(5)
+    expect(page.locator("#schedule-preview li").first).to_contain_text("07:30")
+    page.get_by_label("Cron expression").fill("30 7 * *")
+    expect(page.locator("#schedule-preview")).to_contain_text("is not a valid cron expression")
+
     broken = tmp_path / "broken.json"
     broken.write_text(
         json.dumps({"name": "Broken", "steps": [{"service_name": "core", "action_name": "nope"}]})
