@@ -4,6 +4,7 @@ journeys a user takes (the fragments one by one are in test_builder_forms.py).""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -103,15 +104,15 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
     page.get_by_label("Name").fill("Alerts to Telegram")
     page.get_by_label("What starts this workflow").select_option("webhook")
     _settled(page)
-    expect(page.get_by_label("Require signed deliveries (HMAC-SHA256)")).to_be_visible()
+    page.get_by_label("Require signed deliveries (HMAC-SHA256)").check()
     page.get_by_label("Sample trigger data for test runs (JSON)").fill(
-        json.dumps({"body": {"title": "Disk full"}, "headers": {}, "query": {}})
+        json.dumps({"body": {"text": "Disk full"}, "headers": {}, "query": {}})
     )
 
     formatter = _add_step(page, 0, "Built-in steps", "Format text")
     formatter.get_by_label("Operation").select_option("upper")
-    _pick(page, formatter, "text", "trigger.body.title")
-    expect(_field(formatter, "text")).to_have_value("{{ trigger.body.title }}")
+    _pick(page, formatter, "text", "trigger.body.text")
+    expect(_field(formatter, "text")).to_have_value("{{ trigger.body.text }}")
 
     sender = _add_step(page, 1, "Telegram", "Send message")
     # The validator's problem appears on the field it concerns, and goes once it is fixed.
@@ -135,7 +136,15 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
     expect(_cards(page).nth(1).locator('[data-insert="{{ steps.format_text.result }}"]')).to_contain_text(
         "DISK FULL"
     )
+    # The conditions editor, open for the accessibility check.
+    options = _cards(page).nth(0).locator(".step-options")
+    options.locator("summary").click()
+    options.get_by_role("button", name="Add a rule").click()
+    _settled(page)
+    expect(_cards(page).nth(0).get_by_label("Test")).to_have_value("equals")
+    _cards(page).nth(0).locator(".step-options").locator("summary").click()
     assert_accessible(page)
+    _cards(page).nth(0).locator(".step-options").locator("summary").click()
     # At the bottom, the sticky Save bar sits in its place in the full-page picture.
     page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, document.body.scrollHeight) }")
     screenshot(page, "builder", phone=True)
@@ -144,14 +153,18 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
 
     expect(page.get_by_text("Activated: the workflow now runs")).to_be_visible()
     url = page.locator("#webhook-url").inner_text()
-    expect(page.locator("pre.curl")).to_contain_text(url)
-    delivered = httpx.post(url, json={"title": "CPU hot"})
-    assert delivered.status_code == 202, delivered.text
+    curl = page.locator("pre.curl").inner_text()
+    assert url in curl
+    # The signed curl example, pasted into a shell as it is shown.
+    sent = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True)
+    assert "execution_id" in sent.stdout, sent.stdout + sent.stderr
     _wait_for(lambda: len(telegram.sent) == 2, "the webhook run's Telegram message")
-    assert telegram.sent[1][1]["text"] == "CPU HOT"
+    assert telegram.sent[1][1]["text"] == "HELLO FROM CURL"
+    # Unsigned, the same delivery is refused.
+    assert httpx.post(url, json={"text": "forged"}).status_code == 404
     page.reload()
     expect(page.locator("#run-status .badge")).to_have_text("completed")
-    expect(_cards(page).nth(0).locator(".step-result")).to_contain_text("CPU HOT")
+    expect(_cards(page).nth(0).locator(".step-result")).to_contain_text("HELLO FROM CURL")
 
 
 def test_reorder_by_keyboard_then_export_and_import_round_trip(

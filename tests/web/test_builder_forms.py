@@ -331,3 +331,33 @@ async def test_another_users_workflow_is_not_found_in_the_builder(
     assert page.status_code == 404
     assert saved.status_code == 404
     assert exported.status_code == 404
+
+
+async def test_a_webhooks_own_signing_secret_survives_a_save_from_the_builder(browser: Browser) -> None:
+    created = await browser.client.post(
+        "/api/v1/workflows",
+        json={
+            "name": "Signed",
+            "trigger_type": "webhook",
+            "trigger_config": {"signing_secret": "our-own-secret-0042"},
+        },
+        headers=browser.api,
+    )
+    workflow_id = created.json()["id"]
+
+    page = (await browser.client.get(f"/workflows/{workflow_id}")).text
+    saved = await browser.post(
+        f"/workflows/{workflow_id}",
+        {
+            "name": "Signed",
+            "trigger_kind": "webhook",
+            "trigger_config.require_signature": "true",
+            "intent": "save",
+        },
+    )
+
+    assert re.search(r'name="trigger_config.require_signature" type="checkbox" value="true" checked', page)
+    assert "our-own-secret-0042" not in page
+    assert saved.status_code == 303, saved.text
+    after = (await browser.client.get(f"/api/v1/workflows/{workflow_id}", headers=browser.api)).json()
+    assert after["trigger_config"] == {"signing_secret": "our-own-secret-0042"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shlex
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -893,3 +894,25 @@ SAMPLES: Mapping[TriggerKind, Any] = {
 
 def sample_for(kind: TriggerKind) -> str:
     return json.dumps(SAMPLES[kind], indent=2)
+
+
+# --- the webhook's curl example -----------------------------------------------------------------
+
+CURL_BODY = '{"text": "Hello from curl"}'
+
+
+def curl_example(url: str, signing_secret: str | None) -> str:
+    """A shell snippet that sends one delivery to `url`, signed (X-Autofy-Timestamp and
+    X-Autofy-Signature, see triggers/webhook.py) when a secret is given."""
+    send = f"curl -X POST {shlex.quote(url)} \\\n  -H 'Content-Type: application/json'"
+    if signing_secret is None:
+        return f"{send} \\\n  -d {shlex.quote(CURL_BODY)}"
+    return (
+        f"body={shlex.quote(CURL_BODY)}\n"
+        "ts=$(date +%s)\n"
+        'sig=$(printf \'%s.%s\' "$ts" "$body" | openssl dgst -sha256 -hmac '
+        f"{shlex.quote(signing_secret)} | sed 's/^.* //')\n"
+        f"{send} \\\n"
+        '  -H "X-Autofy-Timestamp: $ts" -H "X-Autofy-Signature: sha256=$sig" \\\n'
+        '  -d "$body"'
+    )

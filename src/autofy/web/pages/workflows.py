@@ -352,6 +352,8 @@ async def _save(
             status_code=422,
         )
     user_id = page.principal.user_id
+    if draft.workflow_id is not None:
+        await _keep_signing_secret(session, draft, document)
     try:
         async with session.begin_nested():
             if draft.workflow_id is None:
@@ -382,6 +384,17 @@ async def _save(
         )
     notice = "tested" if intent == "test" else "saved"
     return RedirectResponse(f"/workflows/{workflow.id}?notice={notice}", status_code=303)
+
+
+async def _keep_signing_secret(
+    session: AsyncSession, draft: builder.Draft, document: WorkflowDocument
+) -> None:
+    """A webhook's own signing secret (set through the API) is never sent to the page: keep it
+    while the form still asks for signed deliveries."""
+    current = await workflows_service.get_workflow(session, draft.workflow_id) if draft.workflow_id else None
+    secret = current.trigger_config.get("signing_secret") if current else None
+    if secret and draft.trigger_kind == "webhook" and document.trigger_config.get("require_signature"):
+        document.trigger_config = {"signing_secret": secret}
 
 
 _STATUS_ACTIONS: dict[str, tuple[WorkflowStatus, str]] = {
