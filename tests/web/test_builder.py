@@ -78,6 +78,18 @@ def _field(card: Locator, name: str) -> Locator:
     return card.locator(f"[name$='.configuration.{name}']")
 
 
+def _drag(page: Page, handle: Locator, onto: Locator) -> None:
+    """Drag `handle` onto `onto` with the mouse, both in view at once (no scrolling mid-drag)."""
+    onto.evaluate("element => element.scrollIntoView({block: 'start'})")
+    start, end = handle.bounding_box(), onto.bounding_box()
+    assert start is not None
+    assert end is not None
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + 10, end["y"] + end["height"] / 2, steps=5)
+    page.mouse.up()
+
+
 def _pick(page: Page, card: Locator, field: str, reference: str) -> None:
     """Put the caret in the card's `field` and insert `reference` with the data picker."""
     _field(card, field).click()
@@ -207,6 +219,15 @@ def test_reorder_by_keyboard_then_export_and_import_round_trip(
         steps = api.get(f"/api/v1/workflows/{workflow_id}").json()["steps"]
         assert [step["action_name"] for step in steps] == ["set_fields", "format_text"]
 
+        # Dragging a card by its handle moves it too.
+        _drag(
+            page,
+            _cards(page).nth(1).locator("[data-drag-handle]"),
+            _cards(page).nth(0).locator(".step-title"),
+        )
+        expect(_cards(page).nth(0).locator(".step-title")).to_contain_text("Format text")
+        expect(page.locator("#builder-announce")).to_have_text("Step moved to position 1.")
+
     with page.expect_download() as download:
         page.get_by_role("link", name="Export JSON").click()
     exported = tmp_path / "workflow.json"
@@ -268,7 +289,8 @@ def test_names_outputs_and_errors_from_users_render_inert_in_the_builder(
         )
         assert created.status_code == 201, created.text
         workflow_id = created.json()["id"]
-        run = api.post(f"/api/v1/workflows/{workflow_id}/run", json={"text": XSS})
+        # Long enough that the run's history keeps only the beginning of the output, marked.
+        run = api.post(f"/api/v1/workflows/{workflow_id}/run", json={"text": XSS + " x" * 20_000})
         assert run.status_code == 202, run.text
         execution = f"/api/v1/executions/{run.json()['execution_id']}"
         _wait_for(lambda: api.get(execution).json()["execution_status"] != "running", "the run to end")
@@ -278,6 +300,8 @@ def test_names_outputs_and_errors_from_users_render_inert_in_the_builder(
     expect(page.get_by_role("heading", level=1)).to_have_text(XSS)
     expect(_cards(page).nth(0).locator(".step-result")).to_contain_text("window.pwned = 1")
     expect(page.locator("#run-status .badge")).to_have_text("failed")
+    expect(_cards(page).nth(0).locator(".result-truncated")).to_contain_text("Truncated: the output had")
+    expect(_cards(page).nth(1).locator(".result-error")).to_be_visible()
     assert page.evaluate("window.pwned") is None
     assert page.locator("img[src=x]").count() == 0
     assert_accessible(page)

@@ -139,6 +139,14 @@ async def test_choosing_an_action_generates_its_form_from_the_input_schema(brows
     assert f'name="{KEY_1}.configuration.suffix" type="text" value="…"' in card
     assert "The text to format." in card
 
+    # An HTTP request names its credentials by picking one of the user's HTTP integrations.
+    http = {"step": [KEY_1], f"{KEY_1}.service_name": "core", f"{KEY_1}.action_name": "http_request"}
+    http_card = (await browser.post(f"/workflows/builder/card?card={KEY_1}", http)).text
+    assert re.search(
+        rf'<select id="f-{KEY_1}-configuration-integration_id"[^>]*>\s*<option value=""[^>]*>Choose an integration',
+        http_card,
+    )
+
 
 async def test_saving_creates_then_replaces_the_workflow_keeping_step_ids(browser: Browser) -> None:
     form = _webhook_form(**{f"{KEY_2}.configuration.chat_id": "42", "intent": "save"})

@@ -80,15 +80,20 @@
     announce.textContent = "Inserted " + text + ".";
   }
 
-  // Drag and drop by the handle: the card follows the pointer among its siblings.
+  // Drag and drop by the handle: cards are draggable, but a drag starts only from a handle (so
+  // text in a card's fields can still be selected); the card follows the pointer.
   var dragged = null;
+  var grabbed = false;
   steps.addEventListener("pointerdown", function (event) {
-    var handle = event.target.closest("[data-drag-handle]");
-    if (handle) handle.closest("[data-step-card]").draggable = true;
+    grabbed = event.target.closest("[data-drag-handle]") !== null;
   });
   steps.addEventListener("dragstart", function (event) {
-    dragged = event.target.closest("[data-step-card]");
-    if (!dragged) return;
+    var card = event.target.closest && event.target.closest("[data-step-card]");
+    if (!grabbed || !card || event.target !== card) {
+      event.preventDefault();
+      return;
+    }
+    dragged = card;
     dragged.classList.add("dragging");
     event.dataTransfer.effectAllowed = "move";
     event.dataTransfer.setData("text/plain", dragged.id);
@@ -104,7 +109,7 @@
   steps.addEventListener("dragend", function () {
     if (!dragged) return;
     dragged.classList.remove("dragging");
-    dragged.draggable = false;
+    grabbed = false;
     changed("Step moved to position " + (cards().indexOf(dragged) + 1) + ".");
     dragged = null;
   });
