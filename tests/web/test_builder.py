@@ -154,6 +154,7 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
     options.get_by_role("button", name="Add a rule").click()
     _settled(page)
     expect(_cards(page).nth(0).get_by_label("Test")).to_have_value("equals")
+    expect(_cards(page).nth(0).locator(".step-result")).to_contain_text("DISK FULL")
     _cards(page).nth(0).locator(".step-options").locator("summary").click()
     assert_accessible(page)
     _cards(page).nth(0).locator(".step-options").locator("summary").click()

@@ -231,7 +231,10 @@ async def step_card(
         indexes = [int(part) for part in path.split(".") if part]
         setattr(step, tree, builder.edit_rules(getattr(step, tree), indexes, edit))
     integrations = await integrations_service.list_integrations(session)
-    context = _card_context(draft, integrations) | {"step": step, "with_insert": False}
+    # The card keeps showing its step's result in the latest run.
+    run = await _latest_run(session, draft.workflow_id)
+    results = builder.results_by_card(draft, run.step_results) if run else {}
+    context = _card_context(draft, integrations) | {"step": step, "with_insert": False, "results": results}
     return _render(request, "workflows/_step.html", context, viewer=page.viewer)
 
 
