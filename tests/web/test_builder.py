@@ -55,6 +55,11 @@ def _settled(page: Page) -> None:
     page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
 
 
+def _ready(page: Page) -> None:
+    """Wait until htmx has wired up a builder page just loaded: its first check has answered."""
+    expect(page.locator("#builder-summary")).not_to_be_empty()
+
+
 def _cards(page: Page) -> Locator:
     return page.locator("#steps > [data-step-card]")
 
@@ -113,6 +118,7 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
         assert connected.status_code == 201, connected.text
 
     page.goto("/workflows/new")
+    _ready(page)
     page.get_by_label("Name").fill("Alerts to Telegram")
     page.get_by_label("What starts this workflow").select_option("webhook")
     _settled(page)
@@ -139,6 +145,7 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
     page.get_by_role("button", name="Save and test").click()
 
     expect(page.get_by_role("status").filter(has_text="test run has started")).to_be_visible()
+    _ready(page)
     expect(page.locator("#run-status .badge")).to_have_text("completed")
     expect(_cards(page).nth(0).locator(".step-result")).to_contain_text('"result": "DISK FULL"')
     expect(_cards(page).nth(1).locator(".step-result")).to_contain_text("completed")
@@ -165,6 +172,7 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
     page.get_by_role("button", name="Activate").click()
 
     expect(page.get_by_text("Activated: the workflow now runs")).to_be_visible()
+    _ready(page)
     url = page.locator("#webhook-url").inner_text()
     curl = page.locator("pre.curl").inner_text()
     assert url in curl
@@ -178,6 +186,19 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
     page.reload()
     expect(page.locator("#run-status .badge")).to_have_text("completed")
     expect(_cards(page).nth(0).locator(".step-result")).to_contain_text("HELLO FROM CURL")
+
+    page.get_by_role("button", name="Deactivate").click()
+
+    expect(page.get_by_text("Paused: the trigger no longer starts runs")).to_be_visible()
+    assert (
+        subprocess.run(
+            ["bash", "-c", curl + " -o /dev/null -w '%{http_code}'"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+        == "404"
+    )
 
 
 def test_reorder_by_keyboard_then_export_and_import_round_trip(
@@ -207,6 +228,7 @@ def test_reorder_by_keyboard_then_export_and_import_round_trip(
         workflow_id = created.json()["id"]
 
         page.goto(f"/workflows/{workflow_id}")
+        _ready(page)
         first = _cards(page).nth(0)
         first.get_by_role("button", name="Move down").focus()
         page.keyboard.press("Enter")
@@ -217,6 +239,7 @@ def test_reorder_by_keyboard_then_export_and_import_round_trip(
         page.keyboard.press("Enter")
 
         expect(page.get_by_text("Saved.")).to_be_visible()
+        _ready(page)
         steps = api.get(f"/api/v1/workflows/{workflow_id}").json()["steps"]
         assert [step["action_name"] for step in steps] == ["set_fields", "format_text"]
 
@@ -236,6 +259,7 @@ def test_reorder_by_keyboard_then_export_and_import_round_trip(
     assert json.loads(exported.read_text())["name"] == "Tidy text"
 
     page.goto("/workflows/new")
+    _ready(page)
     # A schedule's next five fire times follow the expression as it is typed.
     page.get_by_label("What starts this workflow").select_option("scheduled")
     _settled(page)

@@ -400,25 +400,31 @@ async def _keep_signing_secret(
         document.trigger_config = {"signing_secret": secret}
 
 
-_STATUS_ACTIONS: dict[str, tuple[WorkflowStatus, str]] = {
-    "activate": ("active", "activated"),
-    "pause": ("paused", "paused"),
-}
+@router.post("/workflows/{workflow_id}/activate")
+async def activate_workflow(
+    request: Request, workflow_id: uuid.UUID, page: SignedInPage, session: PageSession, meta: RequestMeta
+) -> Response:
+    return await _change_status(request, workflow_id, page, session, meta, "active", "activated")
 
 
-@router.post("/workflows/{workflow_id}/{action}")
-async def change_status(
+@router.post("/workflows/{workflow_id}/pause")
+async def pause_workflow(
+    request: Request, workflow_id: uuid.UUID, page: SignedInPage, session: PageSession, meta: RequestMeta
+) -> Response:
+    return await _change_status(request, workflow_id, page, session, meta, "paused", "paused")
+
+
+async def _change_status(
     request: Request,
     workflow_id: uuid.UUID,
-    action: str,
     page: SignedInPage,
-    session: PageSession,
+    session: AsyncSession,
     meta: RequestMeta,
+    status: WorkflowStatus,
+    notice: str,
 ) -> Response:
-    """Activate or pause; a workflow that cannot run comes back with each problem on its field."""
-    if action not in _STATUS_ACTIONS:
-        raise ValidationFailedError(f"Unknown action {action!r}: use activate or pause.")
-    status, notice = _STATUS_ACTIONS[action]
+    """Move the workflow to `status` (the API's rules); a workflow that cannot run comes back
+    with each problem on its field."""
     try:
         async with session.begin_nested():
             await workflows_service.set_status(
