@@ -369,3 +369,38 @@ async def test_a_webhooks_own_signing_secret_survives_a_save_from_the_builder(br
     assert saved.status_code == 303, saved.text
     after = (await browser.client.get(f"/api/v1/workflows/{workflow_id}", headers=browser.api)).json()
     assert after["trigger_config"] == {"signing_secret": "our-own-secret-0042"}
+
+
+async def test_a_new_email_trigger_is_gmail_step_one_with_its_filters(browser: Browser) -> None:
+    card = (await browser.post("/workflows/builder/trigger", {"trigger_kind": "email"})).text
+    form = {
+        "name": "Bank emails",
+        "trigger_kind": "email",
+        "trigger.rendered": "email",
+        "trigger_config.poll_interval_seconds": "120",
+        "trigger.configuration.from": "bank.example",
+        "step": [KEY_1],
+        f"{KEY_1}.service_name": "core",
+        f"{KEY_1}.action_name": "format_text",
+        f"{KEY_1}.rendered": "core/format_text",
+        f"{KEY_1}.configuration.operation": "upper",
+        f"{KEY_1}.configuration.text": "{{ trigger.subject }}",
+        f"{KEY_1}.is_enabled": "true",
+    }
+
+    checked = (await browser.post("/workflows/builder/check", form)).text
+    created = await browser.post("/workflows/new", form | {"intent": "save"})
+
+    assert 'name="trigger_config.poll_interval_seconds"' in card
+    assert 'name="trigger.configuration.from"' in card
+    assert "&#34;subject&#34;: &#34;Design review&#34;" in card
+    # Gmail is not connected yet: said on the trigger card's service.
+    assert "Connect gmail" in _slot(checked, "err-trigger")
+    assert created.status_code == 303, created.text
+    workflow_id = created.headers["location"].split("/")[2].split("?")[0]
+    saved = (await browser.client.get(f"/api/v1/workflows/{workflow_id}", headers=browser.api)).json()
+    assert (saved["trigger_type"], saved["trigger_config"]) == ("email", {"poll_interval_seconds": 120})
+    assert (saved["steps"][0]["action_name"], saved["steps"][0]["configuration"]["from"]) == (
+        "new_email",
+        "bank.example",
+    )

@@ -591,20 +591,22 @@ def _field_value(widget: Widget, value: Any) -> str:
 
 
 def step_field_names(step: StepDraft) -> list[str]:
-    names = [f"{step.key}.service_name", f"{step.key}.action_name"]
+    """The fields of a step card that show problems. The trigger card shows only its app
+    trigger's configuration (its other problems go to the card)."""
     action = step.action
+    if step.key == TRIGGER_CARD:
+        return [spec.name for spec in config_fields(step, ())]
+    names = [f"{step.key}.service_name", f"{step.key}.action_name"]
     if action is None:
         return names
     if _is_rule_group(action):
         names += rule_names(f"{step.key}.configuration", step.configuration)
     else:
         names += [spec.name for spec in config_fields(step, ())]
-    if step.key != TRIGGER_CARD:
-        names += rule_names(f"{step.key}.conditions", step.conditions)
-        names += [
-            f"{step.key}.error_handling.{name}" for name in ("retry", "max_retries", "continue_on_error")
-        ]
-    return names
+    names += rule_names(f"{step.key}.conditions", step.conditions)
+    return names + [
+        f"{step.key}.error_handling.{name}" for name in ("retry", "max_retries", "continue_on_error")
+    ]
 
 
 # --- problems on their fields -------------------------------------------------------------------
