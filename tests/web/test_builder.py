@@ -56,8 +56,8 @@ def _settled(page: Page) -> None:
 
 
 def _ready(page: Page) -> None:
-    """Wait until htmx has wired up a builder page just loaded: its first check has answered."""
-    expect(page.locator("#builder-summary")).not_to_be_empty()
+    """Wait until htmx has wired up a builder page just loaded (it does so once the document is)."""
+    page.wait_for_function("() => document.readyState === 'complete' && window.htmx !== undefined")
 
 
 def _cards(page: Page) -> Locator:
@@ -269,7 +269,8 @@ def test_reorder_by_keyboard_then_export_and_import_round_trip(
     expect(page.locator("#schedule-preview li")).to_have_count(5)
     expect(page.locator("#schedule-preview li").first).to_contain_text("07:30")
     page.get_by_label("Cron expression").fill("30 7 * *")
-    expect(page.locator("#schedule-preview")).to_contain_text("is not a valid cron expression")
+    expect(page.locator("#err-trigger_config")).to_contain_text("is not a valid cron expression")
+    expect(page.locator("#schedule-preview li")).to_have_count(0)
 
     broken = tmp_path / "broken.json"
     broken.write_text(

@@ -624,7 +624,7 @@ _TRIGGER_FIELDS = (
 
 def field_names(draft: Draft) -> list[str]:
     """Every field of the form that can show a problem."""
-    names = ["name", "description", "tags", "trigger_kind", "sample", "steps"]
+    names = ["name", "description", "tags", "trigger_kind", "trigger_config", "sample", "steps"]
     names += [f"trigger_config.{name}" for name in _TRIGGER_FIELDS]
     for step in draft.run_order():
         names += step_field_names(step)
@@ -708,7 +708,13 @@ def header_problems(draft: Draft) -> list[ErrorDetail]:
 
 def _pydantic_problems(error: ValidationError) -> list[ErrorDetail]:
     return [
-        {"field": ".".join(str(part) for part in problem["loc"]), "message": problem["msg"]}
+        {
+            "field": ".".join(str(part) for part in problem["loc"]),
+            # An empty required text is the most common case: say it the way a form does.
+            "message": "Required: fill this in."
+            if problem["type"] == "string_too_short" and not problem["input"]
+            else problem["msg"],
+        }
         for problem in error.errors()
     ]
 

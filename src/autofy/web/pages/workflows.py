@@ -75,15 +75,16 @@ async def _latest_run(session: AsyncSession, workflow_id: uuid.UUID | None) -> E
     return await executions_service.get_execution(session, runs.items[0].id) if runs.items else None
 
 
-def _schedule_preview(draft: builder.Draft) -> tuple[list[str], str | None]:
-    """The next fire times of a scheduled draft, or why its schedule cannot be read."""
+def _schedule_preview(draft: builder.Draft) -> list[str]:
+    """The next fire times of a scheduled draft; none when its schedule cannot be read (the
+    validator's problem on the trigger says why)."""
     if draft.trigger_kind != "scheduled":
-        return [], None
+        return []
     try:
         times = next_fire_times(draft.trigger_config, _SCHEDULE_PREVIEWS)
-    except ValueError as error:
-        return [], str(error)
-    return [moment.strftime("%a %b %-d %Y, %H:%M %Z") for moment in times], None
+    except ValueError:
+        return []
+    return [moment.strftime("%a %b %-d %Y, %H:%M %Z") for moment in times]
 
 
 def _catalog_choices() -> list[dict[str, Any]]:
@@ -123,7 +124,7 @@ async def _builder(
         webhook = await triggers_service.webhook_endpoint(
             session, draft.workflow_id, public_url=settings.external_url
         )
-    schedule_times, schedule_error = _schedule_preview(draft)
+    schedule_times = _schedule_preview(draft)
     context = {
         "draft": draft,
         "problems": builder.place_problems(draft, problems or []),
@@ -135,7 +136,6 @@ async def _builder(
         "run": run,
         "results": builder.results_by_card(draft, run.step_results) if run else {},
         "schedule_times": schedule_times,
-        "schedule_error": schedule_error,
         "message": message,
         "notice": NOTICES.get(notice or ""),
         "import_problems": import_problems or [],
@@ -246,13 +246,12 @@ async def trigger_card(request: Request, page: SignedInPage, session: PageSessio
     if form.get("trigger.rendered") != draft.trigger_kind:
         draft.sample = builder.sample_for(draft.trigger_kind)
     integrations = await integrations_service.list_integrations(session)
-    schedule_times, schedule_error = _schedule_preview(draft)
+    schedule_times = _schedule_preview(draft)
     context = _card_context(draft, integrations) | {
         "trigger_choices": builder.TRIGGER_CHOICES,
         "timezones": TIMEZONES,
         "webhook": None,
         "schedule_times": schedule_times,
-        "schedule_error": schedule_error,
     }
     return _render(request, "workflows/_trigger.html", context, viewer=page.viewer)
 
@@ -272,7 +271,7 @@ async def check(request: Request, page: SignedInPage, session: PageSession) -> R
         problems += workflows_service.problem_details([p for p in found if p.level != "warning"])
         warnings = workflows_service.problem_details([p for p in found if p.level == "warning"])
     placed = builder.place_problems(draft, problems)
-    schedule_times, schedule_error = _schedule_preview(draft)
+    schedule_times = _schedule_preview(draft)
     context = {
         "draft": draft,
         "problems": placed,
@@ -280,7 +279,6 @@ async def check(request: Request, page: SignedInPage, session: PageSession) -> R
         "slots": builder.slots(draft),
         "count": sum(len(messages) for messages in placed.values()),
         "schedule_times": schedule_times,
-        "schedule_error": schedule_error,
     }
     return _render(request, "workflows/_check.html", context, viewer=page.viewer)
 

@@ -135,6 +135,9 @@
     });
   });
 
-  // htmx wires the form up when the document is loaded; check it once then.
-  document.addEventListener("DOMContentLoaded", function () { changed(); });
+  // A saved workflow is checked as soon as htmx has wired the form up; a new one only once the
+  // user starts (an empty form is not yet wrong).
+  document.addEventListener("DOMContentLoaded", function () {
+    if (form.elements.workflow_id.value) changed();
+  });
 })();
