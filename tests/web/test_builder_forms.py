@@ -402,3 +402,35 @@ async def test_a_new_email_trigger_is_gmail_step_one_with_its_filters(browser: B
         "new_email",
         "bank.example",
     )
+
+
+async def test_an_edit_that_would_stop_an_active_workflow_is_refused_and_nothing_changes(
+    browser: Browser,
+) -> None:
+    form = {
+        k: v
+        for k, v in _webhook_form(trigger_kind="manual", intent="save").items()
+        if not k.startswith(KEY_2)
+    }
+    created = await browser.post("/workflows/new", form | {"step": [KEY_1]})
+    workflow_id = created.headers["location"].split("/")[2].split("?")[0]
+    activated = await browser.post(f"/workflows/{workflow_id}/activate", {})
+    step = (await browser.client.get(f"/api/v1/workflows/{workflow_id}", headers=browser.api)).json()[
+        "steps"
+    ][0]
+    key = f"s{uuid.UUID(step['id']).hex}"
+    edited = {k.replace(KEY_1, key): v for k, v in form.items()} | {
+        "step": [key],
+        f"{key}.configuration.text": "",
+        "name": "Renamed",
+    }
+
+    refused = await browser.post(f"/workflows/{workflow_id}", edited)
+
+    assert activated.status_code == 303
+    assert refused.status_code == 422
+    assert "would leave this active workflow unable to run" in refused.text
+    assert "required" in _slot(refused.text, f"err-{key}-configuration-text").lower()
+    after = (await browser.client.get(f"/api/v1/workflows/{workflow_id}", headers=browser.api)).json()
+    assert (after["name"], after["status"]) == ("Alerts to Telegram", "active")
+    assert after["steps"][0]["configuration"]["text"] == "{{ trigger.body.title }}"
