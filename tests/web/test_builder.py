@@ -268,6 +268,7 @@ def test_reorder_by_keyboard_then_export_and_import_round_trip(
     page.get_by_label("Cron expression").fill("30 7 * * 1-5")
     expect(page.locator("#schedule-preview li")).to_have_count(5)
     expect(page.locator("#schedule-preview li").first).to_contain_text("07:30")
+    assert_accessible(page)
     page.get_by_label("Cron expression").fill("30 7 * *")
     expect(page.locator("#err-trigger_config")).to_contain_text("is not a valid cron expression")
     expect(page.locator("#schedule-preview li")).to_have_count(0)
