@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Text, bindparam, func, insert, select, text, update
+from sqlalchemy import RowMapping, Text, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.db.engine import as_service_role
@@ -101,6 +101,11 @@ async def update_session(
     )
     row: RowMapping = result.mappings().one()
     return row
+
+
+async def delete_session(session: AsyncSession, session_id: uuid.UUID) -> None:
+    """Delete the session; its messages go with it (on delete cascade), a draft it made stays."""
+    await session.execute(delete(chat_sessions).where(_sessions.id == session_id))
 
 
 # --- messages -----------------------------------------------------------------------------------

@@ -159,6 +159,23 @@ async def update_session(
     return _session(row)
 
 
+async def delete_session(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, *, meta: RequestInfo | None = None
+) -> None:
+    """Delete a session and its messages. A draft workflow it created stays (unlinked from it)."""
+    current = await _load(session, session_id, lock=True)
+    await repository.delete_session(session, session_id)
+    await audit.record(
+        session,
+        user_id=user_id,
+        action="chat_session.delete",
+        resource_type="chat_session",
+        resource_id=session_id,
+        details={"session_name": current["session_name"]},
+        meta=meta,
+    )
+
+
 async def list_messages(
     session: AsyncSession, session_id: uuid.UUID, *, limit: int, offset: int
 ) -> list[ChatMessage]:
@@ -387,8 +404,13 @@ async def post_message(
     )
 
 
+async def credits(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
+    """(credits used, credits limit) of the caller: what a turn may still spend."""
+    return await repository.credits_of(session, user_id)
+
+
 async def _require_credits(session: AsyncSession, user_id: uuid.UUID) -> None:
-    used, limit = await repository.credits_of(session, user_id)
+    used, limit = await credits(session, user_id)
     if used >= limit:
         raise PaymentRequiredError(
             f"Your plan's credits are used up ({used} of {limit}); the assistant cannot answer until "
