@@ -196,6 +196,18 @@ def test_a_conversation_proposes_a_workflow_that_is_connected_and_activated_from
     assert account.api.get(f"/api/v1/workflows/{workflow_id}").json()["status"] == "active"
     assert_accessible(page)
 
+    # Search finds the messages, highlights the words, and leads back into the conversation.
+    page.get_by_label("Search conversations").fill("telegram alerts")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="Messages matching “telegram alerts”")).to_be_visible()
+    first = page.locator(".chat-result").first
+    expect(first.locator("mark").first).to_have_text(re.compile("^(telegram|alerts?)$", re.IGNORECASE))
+    assert_accessible(page)
+    screenshot(page, "assistant-search")
+    first.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/assistant/[0-9a-f-]{36}#message-[0-9a-f-]{36}$"))
+    expect(page.locator(".wf-preview")).to_be_visible()
+
     # Model output that tries to inject markup stays text; markdown still renders.
     fake_openai.reply_text(XSS_ANSWER)
     send(page, "Anything else?")
@@ -216,15 +228,8 @@ def test_a_conversation_proposes_a_workflow_that_is_connected_and_activated_from
     expect(page.locator("#chat-sidebar [aria-current=page]")).to_contain_text(XSS_NAME)
     assert_inert(page, dialogs)
 
-    # Search finds the messages, highlights the words, and leads back into the conversation.
-    page.get_by_label("Search conversations").fill("telegram alerts")
-    page.get_by_role("button", name="Search", exact=True).click()
-    expect(page.get_by_role("heading", name="Messages matching “telegram alerts”")).to_be_visible()
-    first = page.locator(".chat-result").first
-    expect(first.locator("mark").first).to_have_text(re.compile("^(telegram|alerts?)$", re.IGNORECASE))
-    assert_accessible(page)
-    screenshot(page, "assistant-search")
-    page.goto("/assistant/search?q=" + httpx.QueryParams({"q": "img onerror"})["q"])
+    # Search results show hostile text as text, highlighted.
+    page.goto("/assistant/search?q=img+onerror")
     expect(page.locator(".chat-result")).not_to_have_count(0)
     expect(page.locator(".chat-result mark").first).to_have_text(re.compile("img|onerror"))
     assert_inert(page, dialogs)
