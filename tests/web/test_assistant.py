@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.api_fixtures import DEFAULT_PASSWORD
 from tests.fakes.llm_script import ScriptedToolCall
@@ -246,7 +246,7 @@ def test_a_conversation_proposes_a_workflow_that_is_connected_and_activated_from
 
 
 def test_without_an_ai_provider_the_page_says_so_and_offers_templates(
-    page: Page, live_server: LiveServer
+    page: Page, browser: Browser, live_server: LiveServer
 ) -> None:
     Account(page, live_server).api.close()
     page.goto("/assistant")
@@ -263,12 +263,23 @@ def test_without_an_ai_provider_the_page_says_so_and_offers_templates(
     assert_accessible(page)
     screenshot(page, "assistant-no-provider")
 
+    # Without JavaScript the message box still works: the page reloads with the answer.
+    no_script = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    no_script.add_cookies(page.context.cookies())
+    plain = no_script.new_page()
+    plain.goto(page.url)
+    send(plain, "Post new Gmail attachments to Notion")
+    expect(plain.locator(".chat-user").last).to_have_text(re.compile("Post new Gmail attachments to Notion"))
+    expect(plain.locator(".chat-assistant")).to_have_count(2)
+    no_script.close()
+
 
 @pytest.mark.parametrize(
     ("status", "title", "action"),
     [
         (401, "The AI provider refused the API key", "Replace the key under Integrations"),
         (429, "The AI provider is limiting requests", "Wait a moment, then send again."),
+        (503, "The AI provider is not answering", "Try again in a moment."),
     ],
 )
 def test_a_provider_error_is_shown_with_what_to_do(

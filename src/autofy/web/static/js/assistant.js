@@ -13,6 +13,7 @@
   var sessionInput = form.querySelector("[data-chat-session]");
   var sendButton = form.querySelector("[data-chat-send]");
   var errorLine = form.querySelector("[data-chat-error]");
+  var announce = document.querySelector("[data-chat-announce]");
   var activity = JSON.parse(main.dataset.activity || "{}");
   var busy = false;
 
@@ -68,6 +69,7 @@
   }
 
   function failTurn(turn, message) {
+    announce.textContent = message;
     turn.answer.removeAttribute("aria-busy");
     turn.status.remove();
     var alert = element("div", "alert alert-error chat-error");
@@ -93,6 +95,8 @@
         });
         var last = document.querySelector("#chat-messages > li:last-child");
         if (last) last.scrollIntoView({ block: "nearest" });
+        // The answer was swapped in whole: tell screen readers it is there.
+        announce.textContent = "The assistant answered.";
       });
   }
 
@@ -125,6 +129,7 @@
     busy = true;
     sendButton.disabled = true;
     showError("");
+    announce.textContent = "";
     var body = new FormData(form);
     textarea.value = "";
     var turn = startTurn(text);
