@@ -248,7 +248,7 @@ def test_a_conversation_proposes_a_workflow_that_is_connected_and_activated_from
 def test_without_an_ai_provider_the_page_says_so_and_offers_templates(
     page: Page, browser: Browser, live_server: LiveServer
 ) -> None:
-    Account(page, live_server).api.close()
+    account = Account(page, live_server)
     page.goto("/assistant")
     notice = page.locator(".chat-no-provider")
     expect(notice).to_contain_text("No AI provider connected")
@@ -272,6 +272,18 @@ def test_without_an_ai_provider_the_page_says_so_and_offers_templates(
     expect(plain.locator(".chat-user").last).to_have_text(re.compile("Post new Gmail attachments to Notion"))
     expect(plain.locator(".chat-assistant")).to_have_count(2)
     no_script.close()
+
+    # A conversation closed through the API says so, and reopens.
+    session_id = page.url.rsplit("/", 1)[-1]
+    closed = account.api.patch(f"/api/v1/chat/sessions/{session_id}", json={"status": "completed"})
+    assert closed.status_code == 200, closed.text
+    page.reload()
+    expect(page.locator(".chat-closed")).to_contain_text("This conversation is completed")
+    assert_accessible(page)
+    page.get_by_role("button", name="Reopen").click()
+    expect(page.locator(".chat-closed")).to_have_count(0)
+    assert account.api.get(f"/api/v1/chat/sessions/{session_id}").json()["status"] == "active"
+    account.api.close()
 
 
 @pytest.mark.parametrize(

@@ -521,3 +521,20 @@ async def search(
         if message_id in rows
     ]
     return ChatSearchResults(query=query, items=items, embedding_model=model)
+
+
+async def passages(
+    session: AsyncSession, query: str, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, bool]]]:
+    """The passage of each message that best matches `query`, as (text, matched) pieces for a page
+    to highlight: PostgreSQL's ts_headline, with the search's own stemming ("alerts" marks "alert")."""
+    found = await repository.headlines(session, query, message_ids)
+    pieces: dict[uuid.UUID, list[tuple[str, bool]]] = {}
+    for message_id, headline in found.items():
+        parts = re.split("(\x02[^\x03]*\x03)", headline)
+        pieces[message_id] = [
+            (part.strip("\x02\x03"), True) if part.startswith("\x02") else (part, False)
+            for part in parts
+            if part
+        ]
+    return pieces

@@ -11,7 +11,6 @@ the turn runs and the page reloads with the answer.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -56,10 +55,7 @@ router = APIRouter()
 SESSIONS_SHOWN = 50
 MESSAGES_SHOWN = 500
 SEARCH_RESULTS = 20
-# Characters of a message shown around the first matching word in search results.
-PASSAGE_BEFORE, PASSAGE_LENGTH = 60, 240
 CONFIG_VALUE_LENGTH = 120
-_WORD = re.compile(r"\w{2,}")
 # Services whose connection the `connected` notice may name (from IntegrationCreate).
 _CONNECTABLE = frozenset(get_args(ServiceName))
 
@@ -78,16 +74,26 @@ ACTIVITY = {
     "set_intent": "Noted the topic",
 }
 
-# The provider errors a turn reports (chat.schemas.TurnError), as a title and what to do.
+
+@dataclass(frozen=True)
+class ProviderErrorHelp:
+    title: str
+    action: str
+    fixed_under_integrations: bool  # the action is a link to the Integrations page
+
+
+# The provider errors a turn reports (chat.schemas.TurnError): what happened, what to do.
 PROVIDER_ERRORS = {
-    "provider_auth_failed": ("The AI provider refused the API key", "Replace the key", True),
-    "provider_rate_limited": (
-        "The AI provider is limiting requests",
-        "Wait a moment, then send again",
-        False,
+    "provider_auth_failed": ProviderErrorHelp("The AI provider refused the API key", "Replace the key", True),
+    "provider_rate_limited": ProviderErrorHelp(
+        "The AI provider is limiting requests", "Wait a moment, then send again", False
     ),
-    "provider_unavailable": ("The AI provider is not answering", "Try again in a moment", False),
-    "provider_failed": ("The AI provider could not answer", "Check the provider's settings", True),
+    "provider_unavailable": ProviderErrorHelp(
+        "The AI provider is not answering", "Try again in a moment", False
+    ),
+    "provider_failed": ProviderErrorHelp(
+        "The AI provider could not answer", "Check the provider's settings", True
+    ),
 }
 
 
@@ -272,34 +278,6 @@ async def index(request: Request, page: SignedInPage, session: PageSession) -> R
     return _render_page(request, page, context)
 
 
-@dataclass(frozen=True)
-class Passage:
-    """A search hit's text around the query's words, as (text, matched) pieces to highlight."""
-
-    pieces: list[tuple[str, bool]]
-
-
-def passage(content: str, query: str) -> Passage:
-    words = sorted({w.lower() for w in _WORD.findall(query)}, key=len, reverse=True)
-    if not words:
-        return Passage([(content[:PASSAGE_LENGTH], False)])
-    pattern = re.compile("|".join(re.escape(word) for word in words), re.IGNORECASE)
-    first = pattern.search(content)
-    start = max(0, first.start() - PASSAGE_BEFORE) if first else 0
-    window = content[start : start + PASSAGE_LENGTH]
-    pieces: list[tuple[str, bool]] = [("…", False)] if start else []
-    position = 0
-    for match in pattern.finditer(window):
-        if match.start() > position:
-            pieces.append((window[position : match.start()], False))
-        pieces.append((match.group(), True))
-        position = match.end()
-    pieces.append((window[position:], False))
-    if start + PASSAGE_LENGTH < len(content):
-        pieces.append(("…", False))
-    return Passage(pieces)
-
-
 @router.get("/assistant/search")
 async def search(
     request: Request,
@@ -317,12 +295,11 @@ async def search(
         results = await chat_service.search(
             session, turn_context, page.principal.user_id, query, limit=SEARCH_RESULTS
         )
+    found = [hit.message.id for hit in results.items] if results else []
     context |= {
         "query": query,
         "results": results,
-        "passages": {hit.message.id: passage(hit.message.content, query) for hit in results.items}
-        if results
-        else {},
+        "passages": await chat_service.passages(session, query, found) if found else {},
     }
     return render(request, "assistant/search.html", context, viewer=page.viewer)
 
@@ -404,6 +381,16 @@ async def rename(
     if name:
         changes = ChatSessionUpdate(session_name=name)
         await chat_service.update_session(session, page.principal.user_id, session_id, changes, meta=meta)
+    return RedirectResponse(_conversation_url(session_id), 303)
+
+
+@router.post("/assistant/{session_id}/reopen")
+async def reopen(
+    session_id: uuid.UUID, page: SignedInPage, session: PageSession, meta: RequestMeta
+) -> Response:
+    """A conversation closed through the API (completed, abandoned) takes messages again."""
+    changes = ChatSessionUpdate(status="active")
+    await chat_service.update_session(session, page.principal.user_id, session_id, changes, meta=meta)
     return RedirectResponse(_conversation_url(session_id), 303)
 
 
