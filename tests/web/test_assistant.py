@@ -89,16 +89,18 @@ def send(page: Page, text: str) -> None:
 
 
 def watch_stream(page: Page) -> None:
-    """Count the pieces of text and the activity lines the answer shows while it streams."""
+    """Count the pieces of the answer's text and the activity lines shown while it streams."""
     page.evaluate(
         """() => {
           window.streamed = {tokens: 0, activity: []};
           new MutationObserver(records => {
             for (const record of records) {
+              const target = record.target;
+              if (!target.closest || !target.closest('.chat-streaming')) continue;
               for (const node of record.addedNodes) {
-                const answer = record.target.closest && record.target.closest('.chat-streaming');
-                if (!answer) continue;
-                if (node.nodeType === Node.TEXT_NODE) window.streamed.tokens += 1;
+                if (target.matches('.chat-bubble') && node.nodeType === Node.TEXT_NODE) {
+                  window.streamed.tokens += 1;
+                }
                 if (node.nodeName === 'LI') window.streamed.activity.push(node.textContent);
               }
             }
@@ -192,7 +194,7 @@ def test_a_conversation_proposes_a_workflow_that_is_connected_and_activated_from
     preview.get_by_role("button", name="Activate").click()
     expect(preview.locator(".badge")).to_have_text("active")
     expect(preview.locator(".wf-state-ready")).to_contain_text("Active")
-    workflow_id = preview.get_attribute("id").removeprefix("workflow-")  # type: ignore[union-attr]
+    workflow_id = str(preview.get_attribute("id")).removeprefix("workflow-")
     assert account.api.get(f"/api/v1/workflows/{workflow_id}").json()["status"] == "active"
     assert_accessible(page)
 

@@ -154,7 +154,7 @@
         }
         return readEvents(response, function (kind, data) {
           if (kind === "token") {
-            turn.status.textContent = "Writing…";
+            if (!turn.bubble.firstChild) turn.status.textContent = "Writing…";
             turn.bubble.appendChild(document.createTextNode(data.text));
           } else if (kind === "tool_call") {
             turn.lines.appendChild(element("li", "", activityLine(data.name, data.arguments)));
