@@ -141,8 +141,18 @@ def test_a_conversation_proposes_a_workflow_that_is_connected_and_activated_from
         "Done: the draft **Monitoring alerts to Telegram** sends each alert to your chat. "
         "Connect Telegram, then activate it."
     )
+    # The first two model calls answer after a pause: the page must show the first call's tool
+    # lines while the second is still pending, before any word of the answer.
+    fake_openai.slow(1.0, times=2, path_contains="chat/completions")
     watch_stream(page)
     send(page, REQUEST)
+    page.wait_for_function(
+        """() => {
+          const answer = document.querySelector('.chat-streaming');
+          return answer !== null && answer.querySelector('.chat-activity li') !== null
+            && answer.querySelector('.chat-bubble').textContent === '';
+        }"""
+    )
 
     preview = page.locator(".wf-preview")
     expect(preview.get_by_role("heading", name="Monitoring alerts to Telegram")).to_be_visible()
@@ -260,6 +270,7 @@ def test_without_an_ai_provider_the_page_says_so_and_offers_templates(
     send(page, "Summarize my emails and send them to Telegram")
     answer = page.locator(".chat-assistant").last
     expect(answer.locator(".chat-markdown")).to_contain_text("connect an AI provider first")
+    expect(answer.locator(".chat-activity")).to_have_text("Looked for matching templates: 3 found")
     expect(answer.get_by_role("link", name="Browse templates")).to_have_attribute("href", "/templates")
     expect(answer.locator(".chat-meta")).to_have_count(0)  # nothing charged
     assert_accessible(page)

@@ -110,6 +110,18 @@ def activity_line(call: Mapping[str, Any]) -> str:
     return line if call.get("ok", True) else f"{line}: it found problems"
 
 
+def activity_lines(metadata: Mapping[str, Any]) -> list[str]:
+    """What an answer's turn looked up or checked: its tool calls, or the templates it considered
+    when no AI provider is connected."""
+    lines = [activity_line(call) for call in metadata.get("tool_calls", [])]
+    if metadata.get("reason") == "no_llm_integration":
+        count = len(metadata.get("templates", []))
+        lines.append(
+            f"Looked for matching templates: {count} found" if count else "Found no matching template"
+        )
+    return lines
+
+
 # --- what a page shows --------------------------------------------------------------------------
 
 
@@ -229,7 +241,7 @@ async def _message_views(session: AsyncSession, session_id: uuid.UUID) -> list[M
         views.append(
             MessageView(
                 message=message,
-                activity=[activity_line(call) for call in message.metadata.get("tool_calls", [])],
+                activity=activity_lines(message.metadata),
                 preview=preview,
             )
         )
