@@ -355,15 +355,15 @@ async def send_message(
 ) -> Response:
     """One message to the assistant, in the given conversation or a new one."""
     user_id = page.principal.user_id
-    if session_id is None:
-        session_id = (await chat_service.create_session(session, user_id, ChatSessionCreate(), meta=meta)).id
-    else:
-        await chat_service.get_session(session, session_id)
+    current = None if session_id is None else await chat_service.get_session(session, session_id)
     text = content.strip()
     if not text:
-        context = await _page_context(session, user_id, await chat_service.get_session(session, session_id))
+        context = await _page_context(session, user_id, current)
         context["message_error"] = "Write a message first."
         return _render_page(request, page, context, status_code=422)
+    if current is None:
+        current = await chat_service.create_session(session, user_id, ChatSessionCreate(), meta=meta)
+    session_id = current.id
     turn_context = chat_service.TurnContext(cipher=cipher, policy=policy, meta=meta)
     if "text/event-stream" in request.headers.get("accept", ""):
         # The new session commits when this route returns, before the stream's own transaction.
@@ -493,8 +493,8 @@ async def connect(
         None,
     )
     try:
-        configuration = {"api_base": api_base}
         if existing is None:
+            configuration = {"api_base": api_base}
             body = IntegrationCreate.model_validate(
                 {"service_name": service_name, "credentials": credentials, "configuration": configuration}
             )
@@ -502,6 +502,8 @@ async def connect(
                 session, cipher, user_id, body, meta=meta
             )
         else:
+            # New credentials for a broken connection; its other settings stay as they were.
+            configuration = existing.configuration | ({"api_base": api_base} if api_base else {})
             changes = IntegrationUpdate.model_validate(
                 {"credentials": credentials, "configuration": configuration}
             )
