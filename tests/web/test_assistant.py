@@ -11,12 +11,15 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
+from sqlalchemy import update
 
+from autofy.db import tables
+from autofy.db.engine import Database
 from tests.api_fixtures import DEFAULT_PASSWORD
 from tests.fakes.llm_script import ScriptedToolCall
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.telegram import FakeTelegram
-from tests.web.browser import assert_accessible, screenshot, sign_up
+from tests.web.browser import assert_accessible, run_async, screenshot, sign_up
 from tests.web.conftest import LiveServer
 
 CHAT_ID = 5551234
@@ -56,6 +59,7 @@ class Account:
         token = httpx.post(
             f"{live_server.url}/api/v1/auth/signin", json={"email": email, "password": DEFAULT_PASSWORD}
         ).json()["access_token"]
+        self.email = email
         self.api = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"})
 
     def connect_openai(self, fake: FakeOpenAI) -> None:
@@ -323,4 +327,35 @@ def test_a_provider_error_is_shown_with_what_to_do(
     if status == 401:
         expect(error.get_by_role("link", name=action)).to_have_attribute("href", "/integrations")
         screenshot(page, "assistant-provider-error")
+    account.api.close()
+
+
+async def _use_up_credits(database_url: str, email: str) -> None:
+    database = Database(database_url, pool_size=1)
+    try:
+        # Users cannot write their credits: the service role does, as the engine would.
+        async with database.service_session() as session:
+            await session.execute(
+                update(tables.profiles)
+                .where(tables.profiles.c.email == email)
+                .values(credits_used=tables.profiles.c.credits_limit)
+            )
+    finally:
+        await database.dispose()
+
+
+def test_with_the_credits_used_up_the_answer_says_so_and_nothing_is_saved(
+    page: Page, live_server: LiveServer, fake_openai: FakeOpenAI
+) -> None:
+    account = Account(page, live_server)
+    account.connect_openai(fake_openai)
+    run_async(_use_up_credits(live_server.database_url, account.email))
+    page.goto("/assistant")
+    expect(page.locator("#chat-credits strong")).to_have_text("0")
+    send(page, "Send my bank emails to Notion")
+    expect(page.locator(".chat-assistant .chat-error")).to_contain_text("credits are used up")
+    assert fake_openai.chat_requests() == []
+    page.reload()
+    expect(page.locator(".chat-message")).to_have_count(0)
+    assert_accessible(page)
     account.api.close()
