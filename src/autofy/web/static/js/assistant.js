@@ -147,6 +147,10 @@
             ? "This page has expired; reload it and send again."
             : "The message could not be sent (HTTP " + response.status + "). Reload the page and try again.");
         }
+        if ((response.headers.get("Content-Type") || "").indexOf("text/event-stream") !== 0) {
+          // Redirected to the sign-in page: the browser session ended.
+          throw new Error("You were signed out. Reload the page and sign in again; your message was not sent.");
+        }
         sessionId = response.headers.get("X-Chat-Session") || sessionId;
         if (sessionId && sessionInput.value !== sessionId) {
           sessionInput.value = sessionId;
