@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from autofy.web.pages import (
     account,
+    assistant,
     audit,
     docs,
     home,
@@ -31,6 +32,7 @@ for page_module in (
     templates,
     runs,
     integrations,
+    assistant,
     notifications,
     status,
     docs,
