@@ -16,7 +16,6 @@ from autofy.chat.router import router as chat_router
 from autofy.config import Settings
 from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.router import router as catalog_router
-from autofy.credits.router import router as credits_router
 from autofy.db.engine import Database
 from autofy.engine.router import router as engine_router
 from autofy.error_handlers import install_error_handling
@@ -44,7 +43,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     status_router,
     auth_router,
     profiles_router,
-    credits_router,
     api_keys_router,
     audit_router,
     catalog_router,

@@ -26,7 +26,13 @@ async def test_a_new_account_has_thirty_empty_days_and_its_plan(client: httpx.As
 
     assert response.status_code == 200
     body = response.json()
-    assert body["credits"] == {"plan": "free", "credits_used": 0, "credits_limit": 1000}
+    credits = body["credits"]
+    assert (credits["plan_type"], credits["used"], credits["allowance"], credits["remaining"]) == (
+        "free",
+        0,
+        1000,
+        1000,
+    )
     assert body["timezone"] == "UTC"
     assert len(body["days"]) == 30
     assert body["days"][-1]["day"] == datetime.now(UTC).date().isoformat()

@@ -7,15 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-
-class CreditBalance(BaseModel):
-    plan: str = Field(description="`free`, `pro` or `enterprise`.")
-    credits_used: int
-    credits_limit: int
-
-    @property
-    def credits_left(self) -> int:
-        return max(0, self.credits_limit - self.credits_used)
+from autofy.credits.schemas import CreditUsage
 
 
 class DailyRuns(BaseModel):
@@ -40,7 +32,7 @@ class BusyWorkflow(BaseModel):
 
 
 class UsageOverview(BaseModel):
-    credits: CreditBalance
+    credits: CreditUsage = Field(description="The plan and this period's credits.")
     timezone: str = Field(description="The time zone the days are counted in (your profile's).")
     days: list[DailyRuns] = Field(description="Oldest first, one entry per day, days without runs included.")
     busiest_workflows: list[BusyWorkflow] = Field(description="Most runs over the same days first.")

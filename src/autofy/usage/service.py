@@ -1,4 +1,4 @@
-"""Usage: the plan and credits, runs per day in the user's time zone, the busiest workflows."""
+"""Usage: the plan and this period's credits, runs per day in the user's time zone, the busiest workflows."""
 
 from __future__ import annotations
 
@@ -8,23 +8,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.auth.schemas import Principal
+from autofy.credits import service as credits_service
 from autofy.profiles import service as profiles_service
 from autofy.profiles.schemas import Profile, iana_timezones
 from autofy.usage import repository
-from autofy.usage.schemas import BusyWorkflow, CreditBalance, DailyRuns, UsageOverview
+from autofy.usage.schemas import BusyWorkflow, DailyRuns, UsageOverview
 
 DEFAULT_DAYS = 30
 BUSIEST_WORKFLOWS = 5
-
-
-def credit_balance(profile: Profile) -> CreditBalance:
-    """The plan and credits as the profile keeps them: the one place that says what the account has
-    used and may use (a credit period and its reset date belong here)."""
-    return CreditBalance(
-        plan=profile.plan_type or "free",
-        credits_used=profile.credits_used or 0,
-        credits_limit=profile.credits_limit or 0,
-    )
 
 
 def _timezone(profile: Profile) -> str:
@@ -52,7 +43,7 @@ async def overview(
     figures = {row.day: DailyRuns.model_validate(row, from_attributes=True) for row in rows}
     busiest = await repository.busiest_workflows(session, since=since, limit=BUSIEST_WORKFLOWS)
     return UsageOverview(
-        credits=credit_balance(profile),
+        credits=await credits_service.own_usage(session, principal.user_id),
         timezone=timezone,
         days=_every_day(first, figures, days),
         busiest_workflows=[BusyWorkflow.model_validate(row, from_attributes=True) for row in busiest],

@@ -35,10 +35,10 @@ from autofy.chat.schemas import (
     MissingIntegration,
 )
 from autofy.connectors.catalog import catalog
-from autofy.credits import service as credits_service
 from autofy.connectors.llm import PROVIDERS
 from autofy.connectors.sdk import CredentialField
 from autofy.connectors.validation import StepProblem
+from autofy.credits import service as credits_service
 from autofy.db.engine import Database
 from autofy.dependencies import get_database
 from autofy.errors import DomainError

@@ -34,7 +34,7 @@ from autofy.web.dependencies import PageSession, SignedInPage
 from autofy.web.rendering import render
 from autofy.workflows import service as workflows_service
 from autofy.workflows.router import get_status_hooks
-from autofy.workflows.schemas import WorkflowDocument
+from autofy.workflows.schemas import WorkflowDocument, WorkflowStatus
 
 router = APIRouter()
 
