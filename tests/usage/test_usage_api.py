@@ -73,7 +73,12 @@ async def test_runs_are_counted_per_day_in_the_profile_time_zone_and_per_workflo
 
     body = (await client.get("/api/v1/usage", headers=signed_up.headers)).json()
 
-    assert body["credits"] == {"plan": "pro", "credits_used": 42, "credits_limit": 1000}
+    credits = body["credits"]
+    assert (credits["plan_type"], credits["used"], credits["remaining"]) == (
+        "pro",
+        42,
+        credits["allowance"] + credits["granted"] - 42,
+    )
     assert body["timezone"] == "Asia/Tokyo"
     days = {date.fromisoformat(day["day"]): day for day in body["days"]}
     assert days[tokyo_today] == {

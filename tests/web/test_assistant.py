@@ -6,6 +6,7 @@ an AI provider and with a failing one."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -75,6 +76,14 @@ class Account:
 
 
 @pytest.fixture
+def account(page: Page, live_server: LiveServer) -> Iterator[Account]:
+    """A new user signed in in the page; their API client is closed even when the test fails."""
+    signed_in = Account(page, live_server)
+    yield signed_in
+    signed_in.api.close()
+
+
+@pytest.fixture
 def dialogs(page: Page) -> list[str]:
     """Every alert/confirm/prompt the page opens (none should)."""
     opened: list[str] = []
@@ -121,12 +130,12 @@ def assert_inert(page: Page, dialogs: list[str]) -> None:
 
 def test_a_conversation_proposes_a_workflow_that_is_connected_and_activated_from_its_preview(
     page: Page,
+    account: Account,
     live_server: LiveServer,
     fake_openai: FakeOpenAI,
     fake_telegram: FakeTelegram,
     dialogs: list[str],
 ) -> None:
-    account = Account(page, live_server)
     account.connect_openai(fake_openai)
     page.goto("/assistant")
     expect(page.get_by_role("heading", name="New conversation")).to_be_visible()
@@ -258,13 +267,11 @@ def test_a_conversation_proposes_a_workflow_that_is_connected_and_activated_from
     expect(page).to_have_url(re.compile(r"/assistant$"))
     expect(page.locator(".chat-sessions")).to_have_count(0)
     assert account.api.get(f"/api/v1/workflows/{workflow_id}").json()["status"] == "active"
-    account.api.close()
 
 
 def test_without_an_ai_provider_the_page_says_so_and_offers_templates(
-    page: Page, browser: Browser, live_server: LiveServer
+    page: Page, account: Account, browser: Browser, live_server: LiveServer
 ) -> None:
-    account = Account(page, live_server)
     page.goto("/assistant")
     notice = page.locator(".chat-no-provider")
     expect(notice).to_contain_text("No AI provider connected")
@@ -300,7 +307,6 @@ def test_without_an_ai_provider_the_page_says_so_and_offers_templates(
     page.get_by_role("button", name="Reopen").click()
     expect(page.locator(".chat-closed")).to_have_count(0)
     assert account.api.get(f"/api/v1/chat/sessions/{session_id}").json()["status"] == "active"
-    account.api.close()
 
 
 @pytest.mark.parametrize(
@@ -312,9 +318,14 @@ def test_without_an_ai_provider_the_page_says_so_and_offers_templates(
     ],
 )
 def test_a_provider_error_is_shown_with_what_to_do(
-    page: Page, live_server: LiveServer, fake_openai: FakeOpenAI, status: int, title: str, action: str
+    page: Page,
+    account: Account,
+    live_server: LiveServer,
+    fake_openai: FakeOpenAI,
+    status: int,
+    title: str,
+    action: str,
 ) -> None:
-    account = Account(page, live_server)
     account.connect_openai(fake_openai)
     fake_openai.fail(status, "simulated by the test", times=5, path_contains="chat/completions")
     page.goto("/assistant")
@@ -327,7 +338,6 @@ def test_a_provider_error_is_shown_with_what_to_do(
     if status == 401:
         expect(error.get_by_role("link", name=action)).to_have_attribute("href", "/integrations")
         screenshot(page, "assistant-provider-error")
-    account.api.close()
 
 
 async def _use_up_credits(database_url: str, email: str) -> None:
@@ -345,17 +355,15 @@ async def _use_up_credits(database_url: str, email: str) -> None:
 
 
 def test_with_the_credits_used_up_the_answer_says_so_and_nothing_is_saved(
-    page: Page, live_server: LiveServer, fake_openai: FakeOpenAI
+    page: Page, account: Account, live_server: LiveServer, fake_openai: FakeOpenAI
 ) -> None:
-    account = Account(page, live_server)
     account.connect_openai(fake_openai)
     run_async(_use_up_credits(live_server.database_url, account.email))
     page.goto("/assistant")
     expect(page.locator("#chat-credits strong")).to_have_text("0")
     send(page, "Send my bank emails to Notion")
-    expect(page.locator(".chat-assistant .chat-error")).to_contain_text("credits are used up")
+    expect(page.locator(".chat-assistant .chat-error")).to_contain_text("Not enough credits left")
     assert fake_openai.chat_requests() == []
     page.reload()
     expect(page.locator(".chat-message")).to_have_count(0)
     assert_accessible(page)
-    account.api.close()

@@ -198,10 +198,12 @@ def test_profile_theme_and_password_are_changed_from_the_account_page(
     page.get_by_label("Light", exact=True).check()
     expect(page.locator("#theme-status")).to_have_text("Theme saved: light.")
 
-    page.get_by_label("A run completes: by email").check()
+    page.get_by_label("A run fails: by email").uncheck()
     page.get_by_role("button", name="Save notifications").click()
     expect(page.get_by_role("status").first).to_have_text("Your notification settings are saved.")
-    expect(page.get_by_label("A run completes: by email")).to_be_checked()
+    page.reload()
+    expect(page.get_by_label("A run fails: by email")).not_to_be_checked()
+    expect(page.get_by_label("A run fails: in the app")).to_be_checked()
 
     page.get_by_label("Current password").fill("not-my-password")
     page.get_by_label("New password").fill(NEW_PASSWORD)
