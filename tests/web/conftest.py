@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,10 +73,19 @@ def live_database_url(postgres_server_url: str, template_database_url: str) -> I
 
 @pytest.fixture(scope="module")
 def live_server(live_database_url: str) -> Iterator[LiveServer]:
+    with running_server(live_database_url) as (server, _):
+        yield server
+
+
+@contextmanager
+def running_server(database_url: str) -> Iterator[tuple[LiveServer, subprocess.Popen[bytes]]]:
+    """`autofy serve` on `database_url` (already migrated) and a free port, until the block ends;
+    its process too, for a test that stops it itself. Servers on one database accept each other's
+    session cookies."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     environment = os.environ | {
-        "AUTOFY_DATABASE_URL": live_database_url,
+        "AUTOFY_DATABASE_URL": database_url,
         "AUTOFY_JWT_SECRET": TEST_JWT_SECRET,
         "AUTOFY_ENCRYPTION_KEYS": generate_encryption_key(),
         "AUTOFY_PASSWORD_HASH_MEMORY_KIB": "1024",
@@ -97,7 +107,7 @@ def live_server(live_database_url: str) -> Iterator[LiveServer]:
             )
             try:
                 _wait_until_healthy(url, process, log_path)
-                yield LiveServer(url=url, database_url=live_database_url)
+                yield LiveServer(url=url, database_url=database_url), process
             finally:
                 process.terminate()
                 try:
