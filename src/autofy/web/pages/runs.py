@@ -53,6 +53,9 @@ from autofy.workflows.repository import WorkflowFilters
 router = APIRouter()
 
 PAGE_SIZE = 50
+# Past this many matching runs the list says "more than": counting them all on every view (and
+# every live update) would cost more than the rest of the page.
+COUNT_LIMIT = 1000
 # The workflow filter lists this many workflows by name (the one filtered on is always there).
 WORKFLOW_CHOICES = 1000
 POLL_SECONDS = 1.0
@@ -124,13 +127,18 @@ PageDatabase = Annotated[Database, Depends(get_database)]
 
 async def _runs(session: AsyncSession, query: RunQuery) -> Page[ExecutionSummary]:
     return await executions_service.list_executions(
-        session, query.filters(datetime.now(UTC)), limit=PAGE_SIZE, cursor=query.cursor
+        session,
+        query.filters(datetime.now(UTC)),
+        limit=PAGE_SIZE,
+        cursor=query.cursor,
+        count_limit=COUNT_LIMIT + 1,
     )
 
 
 def _results_context(query: RunQuery, runs: Page[ExecutionSummary]) -> dict[str, Any]:
     return {
         "runs": runs,
+        "more_than": COUNT_LIMIT if runs.total > COUNT_LIMIT else None,
         "filtered": any((query.workflow, query.status, query.period)),
         "newest_href": f"/runs?{query.query_string()}" if query.cursor else None,
         "older_href": f"/runs?{query.query_string(cursor=runs.next_cursor)}" if runs.next_cursor else None,

@@ -1,0 +1,1 @@
+drop index if exists public.idx_executions_user_started;
