@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -18,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.api_fixtures import DEFAULT_PASSWORD
 from tests.engine.steps import delay, format_text, http_post, set_fields
 from tests.fakes.http_echo import HttpEcho
-from tests.web.browser import assert_accessible, screenshot, sign_up
+from tests.web.browser import assert_accessible, run_async, screenshot, sign_up
 from tests.web.conftest import LiveServer, running_server
 
 SCRIPT = "<script>window.__xss = 1</script>"
@@ -92,6 +93,19 @@ def first_event(stream: httpx.Response) -> tuple[str, str]:
         elif not line and name:
             return name, "\n".join(data)
     raise AssertionError("the stream ended before its first event")
+
+
+async def transactions_left_open(database_url: str) -> int:
+    """How many connections to the database sit idle inside a transaction right now."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        count: int = await connection.fetchval(
+            "select count(*) from pg_stat_activity"
+            " where datname = current_database() and state like 'idle in transaction%'"
+        )
+        return count
+    finally:
+        await connection.close()
 
 
 def test_a_webhook_run_appears_live_finishes_opens_and_reruns(page: Page, live_server: LiveServer) -> None:
@@ -333,6 +347,9 @@ def test_a_user_holds_a_bounded_number_of_live_streams(page: Page, live_server: 
                 name, message = first_event(refused)
             assert name == "paused"
             assert "close another Autofy tab" in message
+            # Between polls the open streams hold no transaction (one held shows in every sample).
+            samples = (run_async(transactions_left_open(live_server.database_url)) for _ in range(100))
+            assert 0 in samples
 
         # Closed streams are given back: a new one is accepted again.
         deadline = time.monotonic() + RUN_DEADLINE_SECONDS

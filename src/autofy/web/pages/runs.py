@@ -48,7 +48,6 @@ from autofy.web.dependencies import (
 from autofy.web.rendering import environment, render
 from autofy.web.security import csrf_token
 from autofy.workflows import service as workflows_service
-from autofy.workflows.repository import WorkflowFilters
 
 router = APIRouter()
 
@@ -150,10 +149,7 @@ async def list_runs(
     request: Request, query: RunQueryParams, page: SignedInPage, session: PageSession
 ) -> Response:
     runs = await _runs(session, query)
-    choices = await workflows_service.list_workflows(
-        session, WorkflowFilters(), sort="name", order="asc", limit=WORKFLOW_CHOICES
-    )
-    workflows = [(workflow.id, workflow.name) for workflow in choices.items]
+    workflows = await workflows_service.list_workflow_names(session, limit=WORKFLOW_CHOICES)
     if query.workflow is not None and all(workflow_id != query.workflow for workflow_id, _ in workflows):
         chosen = await workflows_service.get_workflow(session, query.workflow)
         workflows.append((chosen.id, chosen.name))
