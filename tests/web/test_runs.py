@@ -286,6 +286,8 @@ def test_step_output_and_errors_are_shown_as_text_never_run(page: Page, live_ser
         page.goto("/runs")
         expect(page.locator("tbody tr")).to_contain_text(f"Payload {SCRIPT}")
         expect(page.locator(".cell-note")).to_contain_text(IMAGE)
+        expect(page.get_by_label("Workflow")).to_contain_text(f"Payload {SCRIPT}")
+        assert page.locator("main img, main script").count() == 0
         page.goto(f"/runs/{execution_id}")
         expect(page.get_by_role("heading", level=1)).to_have_text(f"Run of Payload {SCRIPT}")
         expect(page.locator(".timeline-step").nth(0).get_by_label("Output")).to_contain_text(SCRIPT)
@@ -331,7 +333,9 @@ def test_the_live_list_shows_only_the_signed_in_users_runs(
         assert cancel.status_code in (403, 404)
 
 
-def test_a_user_holds_a_bounded_number_of_live_streams(page: Page, live_server: LiveServer) -> None:
+def test_live_streams_are_bounded_per_user_and_end_with_the_session(
+    page: Page, live_server: LiveServer
+) -> None:
     sign_up(page)  # on Home: no stream open from the browser
     with browser_client(page, live_server) as pages:
         with (
@@ -359,6 +363,13 @@ def test_a_user_holds_a_bounded_number_of_live_streams(page: Page, live_server: 
                     break
             assert time.monotonic() < deadline, "closed streams were never given back"
             time.sleep(0.05)  # the server notices a closed connection on its own time
+
+        # Signing out ends the session's streams: the next thing one sends says so.
+        with pages.stream("GET", "/runs/events") as stream:
+            assert first_event(stream)[0] == "runs"
+            page.get_by_role("button", name="Sign out").click()
+            expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+            assert first_event(stream)[0] == "signed-out"
 
 
 def test_the_server_stops_promptly_with_a_live_page_open(page: Page, live_server: LiveServer) -> None:

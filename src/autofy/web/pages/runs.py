@@ -174,8 +174,11 @@ async def list_events(
 ) -> Response:
     async def fragment(session: AsyncSession) -> Fragment:
         runs = await _runs(session, query)
-        html = _fragment(request, "runs/_results.html", _results_context(query, runs))
-        return Fragment(event="runs", html=html)
+        return Fragment(
+            event="runs",
+            shows=runs,
+            html=lambda: _fragment(request, "runs/_results.html", _results_context(query, runs)),
+        )
 
     return _event_stream(request, principal, settings, database, fragment)
 
@@ -302,8 +305,15 @@ async def run_events(
 
     async def fragment(session: AsyncSession) -> Fragment:
         run = await executions_service.get_execution(session, execution_id)
-        html = _fragment(request, "runs/_run.html", _run_context(run) | {"refusal": None})
-        return Fragment(event="run", html=html, final=run.execution_status != "running")
+        # Step results are only ever appended: their number tells a change (no need to compare
+        # outputs of up to 256 KB each, every second).
+        shows = (run.execution_status, len(run.step_results), run.error_message, run.credits_used)
+        return Fragment(
+            event="run",
+            shows=shows,
+            html=lambda: _fragment(request, "runs/_run.html", _run_context(run) | {"refusal": None}),
+            final=run.execution_status != "running",
+        )
 
     return _event_stream(request, principal, settings, database, fragment)
 
@@ -375,10 +385,12 @@ async def resume_run(
 
 @dataclass(frozen=True)
 class Fragment:
-    """What a stream sends: the `event` the page swaps in, its HTML, and whether it is the last."""
+    """What a stream sends: the `event` the page swaps in, what it `shows` (compared with the last
+    one sent: the HTML is rendered only when that changed), and whether it is the last."""
 
     event: str
-    html: str
+    shows: object
+    html: Callable[[], str]
     final: bool = False
 
 
@@ -415,7 +427,7 @@ def _event_stream(
             return
         _open_streams[user_id] += 1
         try:
-            sent = None
+            sent: object = None
             quiet_since = asyncio.get_running_loop().time()
             while not stopping.is_set():
                 try:
@@ -431,9 +443,9 @@ def _event_stream(
                     yield _event("done")
                     return
                 now = asyncio.get_running_loop().time()
-                if latest.html != sent:
-                    yield _event(latest.event, latest.html)
-                    sent, quiet_since = latest.html, now
+                if latest.shows != sent:
+                    yield _event(latest.event, latest.html())
+                    sent, quiet_since = latest.shows, now
                 elif now - quiet_since >= KEEPALIVE_SECONDS:
                     yield ": keep-alive\n\n"
                     quiet_since = now

@@ -4,19 +4,22 @@
 (function () {
   "use strict";
 
-  function say(element, text) {
+  // state: "live" (a dot marks it), "paused" or "interrupted"; the text says the rest.
+  function say(element, text, state) {
     const status = element.closest("[sse-connect]").querySelector("[data-live-status]");
-    if (status && status.textContent !== text) status.textContent = text;
+    if (!status) return;
+    status.dataset.state = state || "";
+    if (status.textContent !== text) status.textContent = text;
   }
 
   document.addEventListener("htmx:sseOpen", function (event) {
     const element = event.target;
     const source = event.detail.source;
     delete element.dataset.paused;
-    say(element, "Updating live.");
+    say(element, "Updating live.", "live");
     source.addEventListener("paused", function (message) {
       element.dataset.paused = "true";
-      say(element, message.data);
+      say(element, message.data, "paused");
     });
     source.addEventListener("signed-out", function () {
       source.close();
@@ -25,7 +28,7 @@
   });
 
   document.addEventListener("htmx:sseError", function (event) {
-    if (!event.target.dataset.paused) say(event.target, "Live updates interrupted; reconnecting…");
+    if (!event.target.dataset.paused) say(event.target, "Live updates interrupted; reconnecting…", "interrupted");
   });
 
   document.addEventListener("htmx:sseClose", function (event) {
