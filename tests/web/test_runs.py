@@ -230,6 +230,22 @@ def test_a_failed_step_is_resumed_after_its_fix_and_the_filters_find_it(
                 in refused.text
             )
 
+        # A value too large for the history is shown cut, and says so.
+        download = {"method": "GET", "url": f"{echo.url}/bytes/40000", "timeout_seconds": 5}
+        large = create_workflow(
+            api,
+            "Fetch a large file",
+            [{"service_name": "core", "action_name": "http_request", "configuration": download}],
+        )
+        large_run = start_run(api, large)
+        wait_for_status(api, large_run, "completed")
+        page.goto(f"/runs/{large_run}")
+        marker = page.locator(".timeline-step .truncated")
+        expect(marker).to_have_count(1)
+        expect(marker).to_contain_text("Truncated: the value was")
+        expect(marker).to_contain_text("its first 4,096 characters are shown")
+        expect(page.get_by_label("Output of step 1")).to_contain_text("xxxx")
+
 
 def test_a_delayed_run_is_cancelled_and_a_late_cancel_is_explained(
     page: Page, live_server: LiveServer
