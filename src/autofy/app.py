@@ -15,13 +15,16 @@ from autofy.audit.router import router as audit_router
 from autofy.auth.router import router as auth_router
 from autofy.chat.router import router as chat_router
 from autofy.config import Settings
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.router import router as catalog_router
+from autofy.credits.router import router as credits_router
 from autofy.db.engine import Database
 from autofy.engine.router import router as engine_router
 from autofy.error_handlers import install_error_handling
 from autofy.executions.router import router as executions_router
 from autofy.input_guard import refuse_unstorable_input
 from autofy.integrations.router import router as integrations_router
+from autofy.notifications.router import router as notifications_router
 from autofy.observability.logs import RequestIdMiddleware
 from autofy.observability.metrics import HttpRequestsMiddleware
 from autofy.profiles.router import router as profiles_router
@@ -41,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     status_router,
     auth_router,
     profiles_router,
+    credits_router,
     api_keys_router,
     audit_router,
     catalog_router,
@@ -51,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     executions_router,
     engine_router,
     chat_router,
+    notifications_router,
     hooks_router,
 )
 
@@ -67,9 +72,16 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(database_url, pool_size=settings.db_pool_size)
         app.state.database = database
+        # Assistant turns commit their credit reservation apart from their own transaction, on a
+        # pool of its own: a burst of turns holding every request connection cannot starve it.
+        app.state.reservations_database = Database(database_url, pool_size=2)
+        # The assistant's and the search's LLM clients, reused across requests on this loop.
+        app.state.model_clients = ModelClients()
         try:
             yield
         finally:
+            await app.state.model_clients.aclose()
+            await app.state.reservations_database.dispose()
             await database.dispose()
 
     app = FastAPI(

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET, TIMESTAMP, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autofy.db.tables import users
+from autofy.db.tables import profiles, users
 
 # Migration 0002_auth_sessions. Kept here rather than in db/tables.py: only this repository may
 # touch them, and only as the service role.
@@ -87,6 +87,11 @@ async def insert_user(
         .returning(*_USER_COLUMNS)
     )
     return (await session.execute(statement)).one_or_none()
+
+
+async def set_credits_allowance(session: AsyncSession, user_id: uuid.UUID, credits: int) -> None:
+    """The new account's credits per period (the free plan's, from the settings)."""
+    await session.execute(update(profiles).where(profiles.c.id == user_id).values(credits_limit=credits))
 
 
 async def find_user_for_sign_in(session: AsyncSession, email: str) -> Row[Any] | None:

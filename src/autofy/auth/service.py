@@ -125,6 +125,7 @@ async def create_account(
             details=[{"field": "email", "message": "This email is already registered."}],
         )
     user = User.model_validate(row._mapping)
+    await repository.set_credits_allowance(session, user.id, settings.plan_credits("free"))
     await audit.record(
         session, user_id=user.id, action="auth.sign_up", resource_type="user", resource_id=user.id, meta=meta
     )

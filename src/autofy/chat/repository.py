@@ -1,9 +1,8 @@
-"""SQL for chat sessions and messages, their search, and the credits a turn costs.
+"""SQL for chat sessions and messages, and their search.
 
 Everything runs on the caller's session, as the user: RLS decides which sessions and messages exist.
-Two writes a user may not make run as the service role for one statement, after RLS has shown the
-row is the caller's: the embedding of a message (users can neither read nor write that column) and
-the credits charged to the profile.
+One write a user may not make runs as the service role for one statement, after RLS has shown the
+row is the caller's: the embedding of a message (users can neither read nor write that column).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from autofy.db.tables import (
     CHAT_MESSAGE_USER_COLUMNS,
     chat_messages,
     chat_sessions,
-    profiles,
     workflow_templates,
 )
 
@@ -209,28 +207,3 @@ async def featured_templates(session: AsyncSession, *, limit: int) -> list[RowMa
         .limit(limit)
     )
     return list(result.mappings().all())
-
-
-# --- credits ------------------------------------------------------------------------------------
-
-
-async def credits_of(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
-    """(credits used, credits limit) of the caller's profile."""
-    row = (
-        await session.execute(
-            select(
-                func.coalesce(profiles.c.credits_used, 0), func.coalesce(profiles.c.credits_limit, 0)
-            ).where(profiles.c.id == user_id)
-        )
-    ).one()
-    return int(row[0]), int(row[1])
-
-
-async def charge_credits(session: AsyncSession, user_id: uuid.UUID, credits: int) -> None:
-    """Add `credits` to the caller's profile; users cannot write credits, the service role does."""
-    async with as_service_role(session):
-        await session.execute(
-            update(profiles)
-            .where(profiles.c.id == user_id)
-            .values(credits_used=func.coalesce(profiles.c.credits_used, 0) + credits)
-        )

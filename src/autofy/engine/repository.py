@@ -38,14 +38,11 @@ class WorkflowToStart:
     name: str
     status: str
     trigger_type: str
-    credits_used: int
-    credits_limit: int
     steps: list[dict[str, Any]]
 
 
 _WORKFLOW_TO_START = """
 select w.id, w.user_id, w.name, w.status, w.trigger_type,
-       coalesce(p.credits_used, 0) as credits_used, coalesce(p.credits_limit, 0) as credits_limit,
        coalesce((
          select json_agg(json_build_object(
                   'step_id', s.id, 'step_order', s.step_order, 'step_type', s.step_type,
@@ -57,7 +54,6 @@ select w.id, w.user_id, w.name, w.status, w.trigger_type,
          where s.workflow_id = w.id and coalesce(s.is_enabled, true)
        ), '[]'::json) as steps
 from public.workflows w
-join public.profiles p on p.id = w.user_id
 where w.id = $1
 """
 
@@ -72,8 +68,6 @@ async def workflow_to_start(connection: Connection, workflow_id: uuid.UUID) -> W
         name=row["name"],
         status=row["status"],
         trigger_type=row["trigger_type"],
-        credits_used=row["credits_used"],
-        credits_limit=row["credits_limit"],
         steps=row["steps"],
     )
 
@@ -208,7 +202,8 @@ async def checkpoint(connection: Connection, token: Token, progress: Progress) -
 
 
 # Finishing an execution and its bookkeeping, in one statement: the execution's final state, the
-# workflow's totals and running average, and the credits on the owner's profile. $2 = false skips
+# workflow's totals and running average, and the run's credit reservation settled on the owner's
+# profile (charged what it used, at most what it reserved; `public.settle_credits`). $2 = false skips
 # the compare-and-set (a cancel by the user applies whatever the worker is doing).
 _FINISH = """
 with finished as (
@@ -225,7 +220,8 @@ with finished as (
       engine_job_seq = e.engine_job_seq + 1
   where e.id = $1 and e.execution_status = 'running'
     and (not $2 or (e.engine_job_seq = $3 and e.engine_cursor = $4))
-  returning e.workflow_id, e.user_id, e.execution_status, e.duration, e.credits_used, e.completed_at
+  returning e.id, e.workflow_id, e.user_id, e.execution_status, e.duration, e.credits_used,
+            e.completed_at
 ),
 totals as (
   update public.workflows w
@@ -243,13 +239,10 @@ totals as (
   from finished f
   where w.id = f.workflow_id
 ),
-credits as (
-  update public.profiles p
-  set credits_used = coalesce(p.credits_used, 0) + f.credits_used
-  from finished f
-  where p.id = f.user_id and f.credits_used > 0
+settled as (
+  select public.settle_credits(f.user_id, f.id, f.credits_used) from finished f
 )
-select count(*) from finished
+select count(*) from settled
 """
 
 

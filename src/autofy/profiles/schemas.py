@@ -29,8 +29,11 @@ class Profile(BaseModel):
     avatar_url: str | None
     timezone: str | None
     plan_type: str | None
-    credits_used: int | None
-    credits_limit: int | None
+    credits_used: int | None = Field(
+        description="Credits charged in the current period; GET /api/v1/usage shows the period, "
+        "what runs in progress hold and what remains."
+    )
+    credits_limit: int | None = Field(description="The plan's credits per period (a calendar month, UTC).")
     onboarding_completed: bool | None
     created_at: datetime
     updated_at: datetime

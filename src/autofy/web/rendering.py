@@ -27,6 +27,7 @@ class Viewer:
     email: str | None
     full_name: str | None
     theme: Theme
+    unread_notifications: int = 0  # the bell's count
 
     @property
     def display_name(self) -> str:
