@@ -157,9 +157,13 @@ async def test_credits_nearly_used_up_notify_once_per_crossing(
 @pytest.mark.parametrize(
     ("preference", "listed", "email_status"),
     [
-        ({"in_app": False, "email_on_failure": True}, 0, "skipped"),  # no mail server configured here
-        ({"in_app": True, "email_on_failure": False}, 1, None),
-        ({"in_app": False, "email_on_failure": False}, 0, None),
+        (
+            {"in_app_on_failure": False, "email_on_failure": True},
+            0,
+            "skipped",
+        ),  # no mail server configured here
+        ({"in_app_on_failure": True, "email_on_failure": False}, 1, None),
+        ({"in_app_on_failure": False, "email_on_failure": False}, 0, None),
         ("not an object", 1, "skipped"),  # a malformed preference falls back to the defaults
     ],
 )

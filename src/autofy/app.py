@@ -17,7 +17,6 @@ from autofy.chat.router import router as chat_router
 from autofy.config import Settings
 from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.router import router as catalog_router
-from autofy.credits.router import router as credits_router
 from autofy.db.engine import Database
 from autofy.engine.router import router as engine_router
 from autofy.error_handlers import install_error_handling
@@ -35,6 +34,7 @@ from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.router import hooks_router
 from autofy.triggers.router import router as triggers_router
 from autofy.triggers.service import on_workflow_status_changed
+from autofy.usage.router import router as usage_router
 from autofy.web import mount_web
 from autofy.workflows.router import router as workflows_router
 from autofy.workflows.service import StatusChange
@@ -44,7 +44,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     status_router,
     auth_router,
     profiles_router,
-    credits_router,
     api_keys_router,
     audit_router,
     catalog_router,
@@ -53,6 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     triggers_router,
     templates_router,
     executions_router,
+    usage_router,
     engine_router,
     chat_router,
     notifications_router,

@@ -199,7 +199,7 @@ async def test_an_assistant_turn_reserves_its_most_and_is_charged_what_it_used(
     assert (credits["credits_used"], credits["credits_reserved"]) == (2, 0)
     # 43 left, but a turn may use up to 40 of them: one more fits, then no more.
     usage = (await client.get("/api/v1/usage", headers=user.headers)).json()
-    assert usage["remaining"] == 43
+    assert usage["credits"]["remaining"] == 43
     await set_profile(database, user.user_id, credits_used=6)
     refused = await client.post(
         f"/api/v1/chat/sessions/{chat['id']}/messages", json={"content": "Again"}, headers=user.headers
@@ -222,7 +222,7 @@ async def test_the_usage_api_shows_the_period_and_what_is_left(
 
     assert response.status_code == 200
     now = datetime.now(UTC)
-    body = response.json()
+    body = response.json()["credits"]
     assert datetime.fromisoformat(body.pop("period_start")) == datetime(now.year, now.month, 1, tzinfo=UTC)
     assert datetime.fromisoformat(body.pop("period_end")) == first_of_next_month(now)
     assert body == {

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Text, bindparam, func, insert, select, text, update
+from sqlalchemy import RowMapping, Text, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.db.engine import as_service_role
@@ -38,6 +38,18 @@ _TEXT_SEARCH = text(
 _VECTOR_SEARCH = text(
     "select message_id, similarity from public.match_chat_messages(cast(:embedding as text)::vector, "
     ":model, :limit)"
+)
+# The passages of messages that best match a query, matched words between \x02 and \x03: the
+# same parser and stemming as _TEXT_SEARCH, so "alerts" highlights "alert".
+_HEADLINES = text(
+    """
+    select m.id, ts_headline('english'::regconfig, m.content, q.query,
+                             'StartSel=' || chr(2) || ', StopSel=' || chr(3) ||
+                             ', MinWords=12, MaxWords=35, MaxFragments=2, FragmentDelimiter=" … "')
+                 as passage
+    from public.chat_messages m, websearch_to_tsquery('english'::regconfig, :query) as q(query)
+    where m.id = any(:ids)
+    """
 )
 # Templates sharing any word with the user's request, best first: an OR of the request's words.
 _TEMPLATE_SEARCH = text(
@@ -99,6 +111,11 @@ async def update_session(
     )
     row: RowMapping = result.mappings().one()
     return row
+
+
+async def delete_session(session: AsyncSession, session_id: uuid.UUID) -> None:
+    """Delete the session; its messages go with it (on delete cascade), a draft it made stays."""
+    await session.execute(delete(chat_sessions).where(_sessions.id == session_id))
 
 
 # --- messages -----------------------------------------------------------------------------------
@@ -184,6 +201,16 @@ async def vector_search(
     literal = "[" + ",".join(repr(float(value)) for value in embedding) + "]"
     result = await session.execute(_VECTOR_SEARCH, {"embedding": literal, "model": model, "limit": limit})
     return [(row.message_id, float(row.similarity)) for row in result]
+
+
+async def headlines(
+    session: AsyncSession, query: str, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Each message's best passage for `query`, matched words between \x02 and \x03."""
+    if not message_ids:
+        return {}
+    result = await session.execute(_HEADLINES, {"query": query, "ids": list(message_ids)})
+    return {row.id: row.passage for row in result}
 
 
 async def find_templates(session: AsyncSession, words: Sequence[str], *, limit: int) -> list[RowMapping]:

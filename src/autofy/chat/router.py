@@ -91,6 +91,16 @@ async def update_session(
     return await service.update_session(session, principal.user_id, session_id, body, meta=meta)
 
 
+@router.delete(
+    "/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+)
+async def delete_session(
+    session_id: uuid.UUID, principal: Writer, session: UserSession, meta: RequestMeta
+) -> None:
+    """Delete a session and its messages; a draft workflow it created stays."""
+    await service.delete_session(session, principal.user_id, session_id, meta=meta)
+
+
 @router.get(
     "/sessions/{session_id}/messages", response_model=list[ChatMessage], responses=error_responses(404)
 )
@@ -168,7 +178,7 @@ async def stream_message(
     context = service.TurnContext(
         cipher=cipher, policy=policy, clients=clients, reservations=reservations, meta=meta
     )
-    events = _turn_events(database, principal, session_id, body.content, context)
+    events = turn_events(database, principal, session_id, body.content, context)
     return StreamingResponse(
         events,
         media_type="text/event-stream",
@@ -176,7 +186,7 @@ async def stream_message(
     )
 
 
-async def _turn_events(
+async def turn_events(
     database: Database,
     principal: Principal,
     session_id: uuid.UUID,
@@ -184,7 +194,8 @@ async def _turn_events(
     context: service.TurnContext,
 ) -> AsyncIterator[str]:
     """Run the turn in its own transaction (the response outlives the request's) and relay its
-    events; the final `message` is sent once the turn is committed."""
+    events; the final `message` is sent once the turn is committed. The web's chat page streams
+    the same events."""
     queue: asyncio.Queue[str] = asyncio.Queue()
 
     async def emit(kind: str, data: dict[str, Any]) -> None:

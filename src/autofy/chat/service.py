@@ -168,6 +168,23 @@ async def update_session(
     return _session(row)
 
 
+async def delete_session(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, *, meta: RequestInfo | None = None
+) -> None:
+    """Delete a session and its messages. A draft workflow it created stays (unlinked from it)."""
+    current = await _load(session, session_id, lock=True)
+    await repository.delete_session(session, session_id)
+    await audit.record(
+        session,
+        user_id=user_id,
+        action="chat_session.delete",
+        resource_type="chat_session",
+        resource_id=session_id,
+        details={"session_name": current["session_name"]},
+        meta=meta,
+    )
+
+
 async def list_messages(
     session: AsyncSession, session_id: uuid.UUID, *, limit: int, offset: int
 ) -> list[ChatMessage]:
@@ -541,3 +558,20 @@ async def search(
         if message_id in rows
     ]
     return ChatSearchResults(query=query, items=items, embedding_model=model)
+
+
+async def passages(
+    session: AsyncSession, query: str, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, bool]]]:
+    """The passage of each message that best matches `query`, as (text, matched) pieces for a page
+    to highlight: PostgreSQL's ts_headline, with the search's own stemming ("alerts" marks "alert")."""
+    found = await repository.headlines(session, query, message_ids)
+    pieces: dict[uuid.UUID, list[tuple[str, bool]]] = {}
+    for message_id, headline in found.items():
+        parts = re.split("(\x02[^\x03]*\x03)", headline)
+        pieces[message_id] = [
+            (part.strip("\x02\x03"), True) if part.startswith("\x02") else (part, False)
+            for part in parts
+            if part
+        ]
+    return pieces

@@ -86,9 +86,9 @@ async def run_workers(
     emails = NotificationEmails(chat_database, Mailer.from_settings(settings), settings.external_url)
     sweeping = asyncio.create_task(_sweep_orphans(pool, config, stop_event))
     try:
-        await QueueWorker(
-            database_url, runner, config, chat_database, policy, model_clients, emails
-        ).run(stop_event)
+        await QueueWorker(database_url, runner, config, chat_database, policy, model_clients, emails).run(
+            stop_event
+        )
     finally:
         sweeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -71,15 +71,12 @@ async def _theme(session: AsyncSession) -> Theme:
     return next((theme for theme in THEMES if theme == preference.value), "system")
 
 
-async def get_signed_in(
-    principal: PagePrincipal, session: PageSession, database: Annotated[Database, Depends(get_database)]
-) -> SignedIn:
-    # Service role: auth.users is not readable by users; the query names the caller's own id.
-    async with database.service_session() as service_session:
-        user = await auth_service.current_user(service_session, principal)
+async def get_signed_in(principal: PagePrincipal, session: PageSession) -> SignedIn:
+    # The profile, not auth.users' sign-up metadata: the name the user set on the Account page.
+    profile = await profiles_service.get_profile(session, principal)
     viewer = Viewer(
-        email=user.email,
-        full_name=user.full_name,
+        email=profile.email,
+        full_name=profile.full_name,
         theme=await _theme(session),
         unread_notifications=await notifications_service.count_unread(session),
     )

@@ -58,6 +58,8 @@ set search_path = ''
 as $$
 declare
   preference jsonb;
+  -- The preference's keys are `<channel>_on_<event>` (the Account page's grid).
+  event text := case notification_kind when 'execution_failed' then 'failure' else notification_kind end;
   show_in_app boolean;
   send_email boolean;
   mail_status text;
@@ -67,10 +69,10 @@ begin
   from public.user_preferences
   where user_id = target and preference_key = 'notifications';
   -- Missing or malformed settings fall back to the defaults: in the app, and by email.
-  show_in_app := case when jsonb_typeof(preference -> 'in_app') = 'boolean'
-                      then (preference -> 'in_app')::boolean else true end;
-  send_email := case when jsonb_typeof(preference -> 'email_on_failure') = 'boolean'
-                     then (preference -> 'email_on_failure')::boolean else true end;
+  show_in_app := case when jsonb_typeof(preference -> ('in_app_on_' || event)) = 'boolean'
+                      then (preference -> ('in_app_on_' || event))::boolean else true end;
+  send_email := case when jsonb_typeof(preference -> ('email_on_' || event)) = 'boolean'
+                     then (preference -> ('email_on_' || event))::boolean else true end;
   if not show_in_app and not send_email then
     return;
   end if;

@@ -45,7 +45,7 @@ async def _viewer_if_signed_in(request: Request, settings: AppSettings, database
     except SignInRequired:
         return None
     async with database.user_session(principal.claims) as session:
-        return (await get_signed_in(principal, session, database)).viewer
+        return (await get_signed_in(principal, session)).viewer
 
 
 def display_name(service_name: str) -> str:
