@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -101,6 +102,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # Set when the server begins to stop: long-lived responses (the pages' live updates) end on it,
+    # since the HTTP server waits for every open response before it lets the process exit.
+    app.state.stopping = asyncio.Event()
     connectors = ConnectorAccess.from_settings(settings)
 
     async def sync_triggers(session: AsyncSession, change: StatusChange) -> None:
