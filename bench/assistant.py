@@ -10,7 +10,8 @@ answers every call immediately over real HTTP. Two kinds of turns are timed from
 answer: a plain answer (one model call) and one that calls a tool first (two model calls). With a
 model that takes no time, the whole turn is Autofy's own overhead (plus loopback HTTP to the fake):
 the target is under 100 ms p95. Embeddings are queued by the turn and computed later by a worker,
-so they are not on this path (none runs here).
+so they are not on this path (none runs here). A third timing is a chat search, which embeds the
+query through the same fake before it ranks the messages.
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def summary(values: list[float]) -> dict[str, float]:
+def summary(values: list[float], cpu: list[float]) -> dict[str, float]:
     return {
         "p50_ms": round(statistics.median(values), 1),
         "p95_ms": round(percentile(values, 0.95), 1),
         "max_ms": round(max(values), 1),
+        # CPU of this process (Autofy and the fake) per call: steadier than wall time on a busy machine.
+        "cpu_ms_mean": round(statistics.fmean(cpu), 1),
     }
 
 
@@ -60,17 +63,28 @@ async def run(database_url: str, turns: int) -> dict[str, Any]:
             for _ in range(3):  # warm-up: imports, pools, first connections
                 fake.reply_text("Warm.")
                 await say(client, user, chat["id"], "warm up")
-            timings: dict[str, list[float]] = {"answer": [], "tool_then_answer": []}
+            for _ in range(3):
+                await client.get("/api/v1/chat/search", params={"q": "warm up"}, headers=user.headers)
+            timings: dict[str, list[float]] = {"answer": [], "tool_then_answer": [], "search": []}
+            cpu: dict[str, list[float]] = {kind: [] for kind in timings}
             for index in range(turns):
                 kind = "answer" if index % 2 == 0 else "tool_then_answer"
                 if kind == "tool_then_answer":
                     fake.reply_tool_call("search_catalog", {"query": "send telegram message"})
                 fake.reply_text("Telegram can send your summaries.")
                 chat = chat if index % 20 else await start_session(client, user)  # bounded history
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 await say(client, user, chat["id"], f"How do I send a Telegram message? ({index})")
                 timings[kind].append((time.perf_counter() - started) * 1000)
-    return {kind: summary(values) | {"turns": len(values)} for kind, values in timings.items()}
+                cpu[kind].append((time.process_time() - started_cpu) * 1000)
+                started, started_cpu = time.perf_counter(), time.process_time()
+                found = await client.get(
+                    "/api/v1/chat/search", params={"q": "Telegram message"}, headers=user.headers
+                )
+                timings["search"].append((time.perf_counter() - started) * 1000)
+                cpu["search"].append((time.process_time() - started_cpu) * 1000)
+                assert found.json()["embedding_model"], "the search did not embed its query"
+    return {kind: summary(values, cpu[kind]) | {"calls": len(values)} for kind, values in timings.items()}
 
 
 def main() -> None:

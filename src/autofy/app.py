@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from autofy.audit.router import router as audit_router
 from autofy.auth.router import router as auth_router
 from autofy.chat.router import router as chat_router
 from autofy.config import Settings
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.router import router as catalog_router
 from autofy.db.engine import Database
 from autofy.engine.router import router as engine_router
@@ -21,6 +23,7 @@ from autofy.error_handlers import install_error_handling
 from autofy.executions.router import router as executions_router
 from autofy.input_guard import refuse_unstorable_input
 from autofy.integrations.router import router as integrations_router
+from autofy.notifications.router import router as notifications_router
 from autofy.observability.logs import RequestIdMiddleware
 from autofy.observability.metrics import HttpRequestsMiddleware
 from autofy.profiles.router import router as profiles_router
@@ -32,6 +35,7 @@ from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.router import hooks_router
 from autofy.triggers.router import router as triggers_router
 from autofy.triggers.service import on_workflow_status_changed
+from autofy.usage.router import router as usage_router
 from autofy.web import mount_web
 from autofy.workflows.router import router as workflows_router
 from autofy.workflows.service import StatusChange
@@ -49,8 +53,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     triggers_router,
     templates_router,
     executions_router,
+    usage_router,
     engine_router,
     chat_router,
+    notifications_router,
     hooks_router,
 )
 
@@ -67,10 +73,17 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(database_url, pool_size=settings.db_pool_size)
         app.state.database = database
+        # Assistant turns commit their credit reservation apart from their own transaction, on a
+        # pool of its own: a burst of turns holding every request connection cannot starve it.
+        app.state.reservations_database = Database(database_url, pool_size=2)
+        # The assistant's and the search's LLM clients, reused across requests on this loop.
+        app.state.model_clients = ModelClients()
         try:
             async with backlog_watched(app.state.webhook_admission, database):
                 yield
         finally:
+            await app.state.model_clients.aclose()
+            await app.state.reservations_database.dispose()
             await database.dispose()
 
     app = FastAPI(
@@ -95,6 +108,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         max_in_flight=settings.webhook_max_in_flight, max_backlog=settings.webhook_max_backlog
     )
     app.state.webhook_admission = admission
+    # Set when the server begins to stop: long-lived responses (the pages' live updates) end on it,
+    # since the HTTP server waits for every open response before it lets the process exit.
+    app.state.stopping = asyncio.Event()
     connectors = ConnectorAccess.from_settings(settings)
 
     async def sync_triggers(session: AsyncSession, change: StatusChange) -> None:

@@ -6,8 +6,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from autofy.notifications.mail_server import check_sender, parse_smtp_url
 
 
 def default_data_dir() -> Path:
@@ -23,8 +25,13 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
+    # hide_input_in_errors: a refused value may be a secret (a password inside AUTOFY_SMTP_URL).
     model_config = SettingsConfigDict(
-        env_prefix="AUTOFY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="AUTOFY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,
     )
 
     database_url: str | None = Field(
@@ -193,9 +200,49 @@ class Settings(BaseSettings):
         default=365, ge=1, description="Days an enterprise user's finished executions are kept."
     )
     audit_retention_days: int = Field(default=730, ge=1, description="Days audit log entries are kept.")
+    credits_free: int = Field(
+        default=1_000,
+        ge=0,
+        description=(
+            "Credits per monthly period of the free plan, given at sign-up and by `autofy users "
+            "set-plan` (a change applies to accounts as they sign up or change plan)."
+        ),
+    )
+    credits_pro: int = Field(default=20_000, ge=0, description="Credits per monthly period of the pro plan.")
+    credits_enterprise: int = Field(
+        default=200_000, ge=0, description="Credits per monthly period of the enterprise plan."
+    )
     prune_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Rows deleted per transaction when pruning."
     )
+
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Mail server for notification emails: smtp://user:password@host:587 (STARTTLS when the "
+            "server offers it), smtp+starttls://… (STARTTLS required) or smtps://…:465 (TLS from the "
+            "start). Unset, or AUTOFY_MAIL_FROM unset: notifications stay in the app."
+        ),
+    )
+    mail_from: str | None = Field(
+        default=None, description="Sender of notification emails, e.g. `Autofy <autofy@example.com>`."
+    )
+    notification_retention_days: int = Field(
+        default=90, ge=1, description="Days notifications are kept, read or not."
+    )
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _valid_smtp_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and url.get_secret_value():
+            parse_smtp_url(url.get_secret_value())
+            return url
+        return None
+
+    @field_validator("mail_from")
+    @classmethod
+    def _valid_sender(cls, sender: str | None) -> str | None:
+        return check_sender(sender) if sender else None
 
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> Settings:
@@ -210,6 +257,15 @@ class Settings(BaseSettings):
     def external_url(self) -> str:
         """Where users and services reach this Autofy: `public_url`, else the listening address."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def plan_credits(self, plan: str) -> int:
+        """The allowance per period of `plan` (free, pro, enterprise)."""
+        allowances = {
+            "free": self.credits_free,
+            "pro": self.credits_pro,
+            "enterprise": self.credits_enterprise,
+        }
+        return allowances[plan]
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -56,8 +56,9 @@ async def _serve_api(settings: Settings, database_url: str, stop: asyncio.Event)
     # Imported here: a worker or scheduler process never loads the web app (start-up time).
     from autofy.app import create_app
 
+    app = create_app(settings, database_url)
     config = uvicorn.Config(
-        create_app(settings, database_url),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -69,6 +70,7 @@ async def _serve_api(settings: Settings, database_url: str, stop: asyncio.Event)
     serving = asyncio.create_task(server.serve())
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    app.state.stopping.set()
     server.should_exit = True
     stopping.cancel()
     await serving

@@ -87,7 +87,10 @@ async def test_a_user_out_of_credits_is_refused_before_any_model_call(
     )
 
     assert response.status_code == 402
-    assert "credits are used up (1000 of 1000)" in response.json()["error"]["message"]
+    message = response.json()["error"]["message"]
+    assert message.startswith("Not enough credits left to start an answer from the assistant")
+    assert "0 of this period's 1000 remain (1000 used" in message
+    assert "Credits reset on " in message
     assert fake_openai.chat_requests() == []
     listed = await client.get(f"/api/v1/chat/sessions/{chat['id']}/messages", headers=user.headers)
     assert listed.json() == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from autofy.connectors.catalog import catalog
 from autofy.connectors.gmail import exchange_code
 from autofy.connectors.gmail.oauth import refresh_credentials
 from autofy.connectors.gmail.triggers import NewEmail, NewEmailConfig
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.llm.providers import PROVIDERS
 from autofy.connectors.outbound import OutboundPolicy, outbound_client, own_addresses
 from autofy.connectors.runtime import connector_context, run_action
@@ -235,12 +237,17 @@ def _llm_paths(service: str) -> None:
         async def embeddings(target: Target) -> Any:
             access = EmbeddingAccess(
                 PROVIDERS[service],
+                uuid.uuid4(),
                 DEFAULT_EMBEDDING_MODELS[service],
                 {"api_key": "k"},
                 {"api_base": target.base + suffix},
                 target.policy,
             )
-            return await embed(access, ["Hello"])
+            clients = ModelClients()
+            try:
+                return await embed(clients, access, ["Hello"])
+            finally:
+                await clients.aclose()
 
         path(f"{service} embeddings")(embeddings)
 

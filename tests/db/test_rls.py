@@ -496,26 +496,30 @@ async def test_every_public_table_has_row_level_security(database: Database) -> 
     assert without_rls == []
 
 
-async def test_anon_holds_no_privilege_on_any_table(database: Database) -> None:
+async def test_anon_may_read_only_the_public_status_pages_columns(database: Database) -> None:
+    """Signed out, the public status page (0012) reads a health check's service, state and time as
+    `anon`; nothing else in any table is open to `anon`."""
     async with database.service_session() as session:
         granted = (
-            (
-                await session.execute(
-                    text(
-                        "select c.oid::regclass::text from pg_class c "
-                        "join pg_namespace n on n.oid = c.relnamespace "
-                        "where n.nspname in ('public', 'auth') and c.relkind in ('r', 'v', 'm') "
-                        "and (has_table_privilege('anon', c.oid, "
-                        "'select, insert, update, delete, truncate, references, trigger') "
-                        "or has_any_column_privilege('anon', c.oid, "
-                        "'select, insert, update, references'))"
-                    )
+            await session.execute(
+                text(
+                    "select c.oid::regclass::text, a.attname from pg_class c "
+                    "join pg_namespace n on n.oid = c.relnamespace "
+                    "left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped "
+                    "and has_column_privilege('anon', c.oid, a.attnum, 'select, insert, update, references') "
+                    "where n.nspname in ('public', 'auth') and c.relkind in ('r', 'v', 'm') "
+                    "and (has_table_privilege('anon', c.oid, "
+                    "'select, insert, update, delete, truncate, references, trigger') "
+                    "or a.attname is not null) "
+                    "order by 1, 2"
                 )
             )
-            .scalars()
-            .all()
-        )
-    assert granted == []
+        ).all()
+    assert [tuple(row) for row in granted] == [
+        ("system_status", "checked_at"),
+        ("system_status", "service_name"),
+        ("system_status", "status"),
+    ]
 
 
 async def test_every_security_definer_function_is_closed_or_checks_its_caller(

@@ -83,7 +83,10 @@ async def test_a_user_out_of_credits_is_refused_with_402(
     response = await client.post(f"/api/v1/workflows/{workflow.id}/run", headers=account.headers)
 
     assert response.status_code == 402
-    assert "credits are used up (1000 of 1000)" in response.json()["error"]["message"]
+    message = response.json()["error"]["message"]
+    assert "0 of this period's 1000 remain (1000 used" in message
+    assert "Credits reset on " in message
+    assert "grant extra credits" in message
 
 
 async def test_cancelling_a_delayed_run_makes_its_queued_job_a_no_op(

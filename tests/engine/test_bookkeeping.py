@@ -85,7 +85,7 @@ async def test_credits_used_up_refuse_new_runs(database: Database) -> None:
     user = await create_user(database, credits_used=50, credits_limit=50)
     workflow = await create_workflow(database, user, steps=[set_fields({"a": 1})], status="active")
 
-    with pytest.raises(PaymentRequiredError, match="credits are used up"):
+    with pytest.raises(PaymentRequiredError, match="Not enough credits left to start this run"):
         await start(database, workflow, trigger_type="webhook")
 
 

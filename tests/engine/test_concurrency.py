@@ -169,9 +169,13 @@ async def test_workers_killed_mid_step_lose_nothing_and_rerun_at_most_the_step_t
                 select(tables.workflows.c.total_executions).where(tables.workflows.c.id == workflow.id)
             )
         ).scalar_one()
-        credits = await session.scalar(
-            select(tables.profiles.c.credits_used).where(tables.profiles.c.id == user.id)
-        )
+        credits, reserved = (
+            await session.execute(
+                select(tables.profiles.c.credits_used, tables.profiles.c.credits_reserved).where(
+                    tables.profiles.c.id == user.id
+                )
+            )
+        ).one()
         results = (
             await session.execute(
                 select(tables.workflow_executions.c.step_results).where(
@@ -182,6 +186,8 @@ async def test_workers_killed_mid_step_lose_nothing_and_rerun_at_most_the_step_t
         step_orders = [[result["step_order"] for result in step_results] for step_results in results]
     assert totals == len(ids)
     assert credits == 5 * len(ids)
+    # Runs taken over from killed workers settled their reservations like the others: none leaks.
+    assert reserved == 0
     assert step_orders == [[1, 2, 3, 4, 5]] * len(ids)
 
     # Every effect happened; a repeated one is the step a killed worker was in (a worker runs at

@@ -9,7 +9,9 @@ import httpx
 from sqlalchemy import update
 
 from autofy.db import tables
-from autofy.db.engine import Database
+from autofy.db.engine import Database, user_claims
+from autofy.executions import service as executions_service
+from autofy.executions.repository import ExecutionFilters
 from tests import factories
 from tests.api_fixtures import SignedUpUser, sign_up
 from tests.workflows.api import create_workflow
@@ -174,3 +176,22 @@ async def test_times_without_a_zone_are_read_as_utc(client: httpx.AsyncClient, d
 
     assert response.status_code == 200, response.text
     assert [item["id"] for item in response.json()["items"]] == [execution_id]
+
+
+async def test_a_bounded_count_stops_at_its_limit_and_keeps_the_page(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    user = await sign_up(client)
+    workflow = _factory_workflow(user, await create_workflow(client, user, name="Busy"))
+    for minutes_ago in (30, 20, 10):
+        await _run(database, workflow, "completed", minutes_ago)
+
+    async with database.user_session(user_claims(user.user_id)) as session:
+        bounded = await executions_service.list_executions(
+            session, ExecutionFilters(), limit=1, count_limit=2
+        )
+        exact = await executions_service.list_executions(session, ExecutionFilters(), limit=1)
+
+    assert (bounded.total, exact.total) == (2, 3)
+    assert bounded.items == exact.items
+    assert bounded.next_cursor == exact.next_cursor

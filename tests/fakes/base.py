@@ -32,6 +32,8 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    # The caller's TCP port: one per connection, so distinct ports count the connections opened.
+    client_port: int | None = None
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -120,6 +122,16 @@ class FakeServer:
     def requests_to(self, path_contains: str) -> list[RecordedRequest]:
         return [r for r in self.requests if path_contains in r.path]
 
+    def open_connections(self) -> int:
+        """How many connections to this server are open right now, as the server sees them."""
+        if self._server is None:
+            return 0
+        return len(self._server.server_state.connections)
+
+    def connections_to(self, path_contains: str) -> int:
+        """How many TCP connections the requests to `path_contains` came over."""
+        return len({r.client_port for r in self.requests_to(path_contains)})
+
     async def _middleware(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
@@ -131,6 +143,7 @@ class FakeServer:
                 dict(request.query_params),
                 {k.lower(): v for k, v in request.headers.items()},
                 body,
+                request.client.port if request.client else None,
             )
         )
         failure = self._take_failure(request.url.path)

@@ -1,4 +1,4 @@
-"""A fake Gmail API v1 and Google OAuth2 token endpoint.
+"""A fake Gmail API v1 and Google OAuth2 (consent screen and token endpoint).
 
 Speaks the real paths (`/gmail/v1/users/me/...`, `/token`), bodies and Google's error shape
 (`{"error": {"code", "message", "errors": [{"reason", "domain", "message"}], "status"}}`, and
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.base import FakeServer
@@ -106,6 +106,7 @@ class FakeGmail(FakeServer):
         self.state = FakeGmailState(labels={name: name for name in SYSTEM_LABELS})
         self.sent: list[SentRecord] = []
         self.rotate_refresh_tokens = False
+        self.deny_consent = False
         self.access_token_lifetime = 3599
         self._ids = itertools.count(0x18C0000000000000 + secrets.randbelow(1 << 32))
         self._history_ids = itertools.count(10_000)
@@ -218,6 +219,7 @@ class FakeGmail(FakeServer):
         base = "/gmail/v1/users/{user_id}"
         return [
             Route("/token", self._token, methods=["POST"]),
+            Route("/o/oauth2/v2/auth", self._consent, methods=["GET"]),
             Route(base + "/profile", self._guard(self._profile), methods=["GET"]),
             Route(base + "/labels", self._guard(self._labels), methods=["GET"]),
             Route(base + "/messages", self._guard(self._list), methods=["GET"]),
@@ -241,6 +243,16 @@ class FakeGmail(FakeServer):
             return response
 
         return guarded
+
+    async def _consent(self, request: Request) -> Response:
+        """Google's consent screen, where the user always grants access (or, with `deny_consent`,
+        refuses): the browser goes back to the redirect URI with a code, or with an error."""
+        redirect_uri = request.query_params.get("redirect_uri", "")
+        state = request.query_params.get("state", "")
+        if request.query_params.get("client_id") != self.state.client_id:
+            return self._error(401, "The OAuth client was not found.")
+        answer = {"error": "access_denied"} if self.deny_consent else {"code": self.issue_code(redirect_uri)}
+        return RedirectResponse(f"{redirect_uri}?{urlencode({**answer, 'state': state})}", status_code=302)
 
     async def _token(self, request: Request) -> Response:
         # The token endpoint takes application/x-www-form-urlencoded, as Google's does.

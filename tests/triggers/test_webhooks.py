@@ -7,6 +7,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import textwrap
 import time
 import uuid
@@ -449,6 +450,10 @@ async def test_a_delivery_past_the_credits_limit_gets_402(
 
     assert response.status_code == 402
     assert response.json()["error"]["code"] == "payment_required"
+    # The sender (and the owner reading its logs) learns when to try again and how to get more.
+    message = response.json()["error"]["message"]
+    assert re.search(r"Credits reset on \d{4}-\d\d-01 at 00:00 UTC", message)
+    assert "grant extra credits" in message
     assert await executions_of(database, workflow.id) == []
 
 

@@ -3,6 +3,7 @@
 - `live_server` (module): `python -m autofy serve` (API, workers and scheduler) on a free port and a
   fresh migrated database of its own, with cheap password hashing and loopback allowed for the
   fakes in tests/fakes/. `live_server.url` is its base URL, `live_server.database_url` its database.
+  A module adds settings by overriding `live_server_environment` (say, a mail server).
 - `browser` (module): Debian's Chromium (/usr/bin/chromium, or AUTOFY_TEST_CHROMIUM), headless.
 - `page` (function): a fresh context (no cookies, 1280×800) whose relative URLs go to the live
   server; any request to another host is aborted and its URL appended to `blocked_requests`.
@@ -22,6 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,11 +73,28 @@ def live_database_url(postgres_server_url: str, template_database_url: str) -> I
 
 
 @pytest.fixture(scope="module")
-def live_server(live_database_url: str) -> Iterator[LiveServer]:
+def live_server_environment() -> dict[str, str]:
+    """Extra AUTOFY_* settings for this module's server (override in a module: a mail server, say)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def live_server(live_database_url: str, live_server_environment: dict[str, str]) -> Iterator[LiveServer]:
+    with running_server(live_database_url, live_server_environment) as (server, _):
+        yield server
+
+
+@contextmanager
+def running_server(
+    database_url: str, extra_environment: dict[str, str] | None = None
+) -> Iterator[tuple[LiveServer, subprocess.Popen[bytes]]]:
+    """`autofy serve` on `database_url` (already migrated) and a free port, until the block ends;
+    its process too, for a test that stops it itself. Servers on one database accept each other's
+    session cookies."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     environment = os.environ | {
-        "AUTOFY_DATABASE_URL": live_database_url,
+        "AUTOFY_DATABASE_URL": database_url,
         "AUTOFY_JWT_SECRET": TEST_JWT_SECRET,
         "AUTOFY_ENCRYPTION_KEYS": generate_encryption_key(),
         "AUTOFY_PASSWORD_HASH_MEMORY_KIB": "1024",
@@ -84,6 +103,7 @@ def live_server(live_database_url: str) -> Iterator[LiveServer]:
         "AUTOFY_PUBLIC_URL": url,
         "AUTOFY_LOG_LEVEL": "WARNING",
     }
+    environment |= extra_environment or {}
     with tempfile.TemporaryDirectory(prefix="autofy-web-") as folder:
         log_path = Path(folder) / "server.log"
         with log_path.open("wb") as log:
@@ -97,7 +117,7 @@ def live_server(live_database_url: str) -> Iterator[LiveServer]:
             )
             try:
                 _wait_until_healthy(url, process, log_path)
-                yield LiveServer(url=url, database_url=live_database_url)
+                yield LiveServer(url=url, database_url=database_url), process
             finally:
                 process.terminate()
                 try:

@@ -47,6 +47,6 @@ def test_a_finished_run_appears_on_home_and_opens_its_page(page: Page, live_serv
 
     page.get_by_role("link", name="Shout the word").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Run of Shout the word")
-    expect(page.locator("main .list .badge")).to_have_text("completed")
+    expect(page.locator(".run-facts .badge")).to_have_text("completed")
     assert_accessible(page)
     api.close()

@@ -34,7 +34,7 @@ def test_each_page_of_the_navigation_opens_and_is_accessible(
     if empty_state:
         expect(page.get_by_text(empty_state)).to_be_visible()
     assert_accessible(page)
-    screenshot(page, path.strip("/"))
+    screenshot(page, path.strip("/") + "-empty")  # the filled pages: their own modules
 
 
 def test_htmx_requests_carry_the_csrf_token_from_the_body(page: Page) -> None:

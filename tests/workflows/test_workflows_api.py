@@ -10,7 +10,8 @@ import httpx
 from sqlalchemy import func, select
 
 from autofy.db import tables
-from autofy.db.engine import Database
+from autofy.db.engine import Database, user_claims
+from autofy.workflows import service as workflows_service
 from tests.api_fixtures import sign_up
 from tests.workflows.api import create_workflow, format_step, problem_fields
 
@@ -402,3 +403,20 @@ async def test_cursor_pages_walk_rows_whose_sort_value_is_null(
                 break
         assert walked[:3] == expected_ran, order
         assert sorted(walked[3:]) == sorted(ids[3:]), order  # never ran: last, in either order
+
+
+async def test_workflow_names_are_the_callers_own_by_name_up_to_the_limit(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    alice = await sign_up(client)
+    bob = await sign_up(client)
+    for name in ("Beta", "Alpha", "Gamma"):
+        await create_workflow(client, alice, name=name)
+    await create_workflow(client, bob, name="Bob's own")
+
+    async with database.user_session(user_claims(alice.user_id)) as session:
+        every = await workflows_service.list_workflow_names(session)
+        first_two = await workflows_service.list_workflow_names(session, limit=2)
+
+    assert [name for _, name in every] == ["Alpha", "Beta", "Gamma"]
+    assert first_two == every[:2]

@@ -77,7 +77,7 @@ def status(as_json: JsonOption = False) -> None:
 
 @friendly_errors
 def prune_history() -> None:
-    """Delete executions, audit logs and health checks past their retention, in batches."""
+    """Delete executions, audit logs, health checks and notifications past their retention, in batches."""
     from autofy.db.engine import Database
     from autofy.retention.service import RetentionPolicy, prune
 
@@ -85,17 +85,18 @@ def prune_history() -> None:
         policy = RetentionPolicy.from_settings(opened.settings)
         with progress_counter("pruning") as advance:
 
-            async def run() -> tuple[int, int, int]:
+            async def run() -> tuple[int, int, int, int]:
                 database = Database(opened.database_url, pool_size=1)
                 try:
                     result = await prune(database, policy, on_batch=advance)
                 finally:
                     await database.dispose()
-                return result.executions, result.audit_logs, result.status_checks
+                return result.executions, result.audit_logs, result.status_checks, result.notifications
 
-            executions, audit_logs, status_checks = asyncio.run(run())
+            executions, audit_logs, status_checks, notifications = asyncio.run(run())
     console.print(
-        f"pruned {executions} executions, {audit_logs} audit log entries, {status_checks} health checks"
+        f"pruned {executions} executions, {audit_logs} audit log entries, {status_checks} health checks, "
+        f"{notifications} notifications"
     )
 
 
@@ -154,13 +155,69 @@ def users_set_plan(
         int | None, typer.Option(min=0, help="Credits per period; the plan's default if not given.")
     ] = None,
 ) -> None:
-    """Change an account's plan (and its credits limit)."""
+    """Change an account's plan and its credits per period (AUTOFY_CREDITS_<PLAN> by default)."""
     from autofy.admin import service
 
-    async def change(session: AsyncSession) -> int:
-        return await service.set_plan(session, email=email, plan=plan, credits_limit=credits_limit)
+    with runtime() as opened:
+        settings = opened.settings
 
-    console.print(f"{email}: plan {plan}, credits limit {as_service(change)}")
+    async def change(session: AsyncSession) -> int:
+        return await service.set_plan(
+            session, email=email, plan=plan, credits_limit=credits_limit, settings=settings
+        )
+
+    console.print(f"{email}: plan {plan}, {as_service(change)} credits per period")
+
+
+CREDIT_COLUMNS: Columns = {
+    "plan": _field("plan_type"),
+    "period start": _field("period_start"),
+    "resets at": _field("period_end"),
+    "allowance": _field("allowance"),
+    "granted": _field("granted"),
+    "used": _field("used"),
+    "reserved": _field("reserved"),
+    "remaining": _field("remaining"),
+}
+
+
+def _print_credits(email: str, usage: Mapping[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print_json(dict(usage))
+        return
+    print_table(
+        f"Credits of {email}", list(CREDIT_COLUMNS), [[cell(usage) for cell in CREDIT_COLUMNS.values()]]
+    )
+
+
+@users_app.command("credits")
+@friendly_errors
+def users_credits(
+    email: Annotated[str, typer.Argument(help="The account's email.")], as_json: JsonOption = False
+) -> None:
+    """The account's credits this period: allowance, granted, used, reserved, remaining, reset time."""
+    from autofy.admin import service
+
+    async def read(session: AsyncSession) -> Mapping[str, Any]:
+        return (await service.credit_usage(session, email=email)).model_dump()
+
+    _print_credits(email, as_service(read), as_json=as_json)
+
+
+@users_app.command("grant-credits")
+@friendly_errors
+def users_grant_credits(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    credits: Annotated[int, typer.Argument(min=1, help="Extra credits for the current period.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Grant extra credits for the account's current period (they end with it); audited."""
+    from autofy.admin import service
+
+    async def grant(session: AsyncSession) -> Mapping[str, Any]:
+        return (await service.grant_credits(session, email=email, credits_to_grant=credits)).model_dump()
+
+    _print_credits(email, as_service(grant), as_json=as_json)
 
 
 WORKFLOW_COLUMNS: Columns = {

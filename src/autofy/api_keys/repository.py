@@ -86,9 +86,11 @@ async def get_key(session: AsyncSession, key_id: uuid.UUID) -> Row[Any] | None:
     return (await session.execute(select(*API_KEY_USER_COLUMNS).where(api_keys.c.id == key_id))).one_or_none()
 
 
-async def deactivate(session: AsyncSession, key_id: uuid.UUID) -> bool:
-    """False when no visible key has this id (it does not exist, or RLS hides someone else's)."""
+async def deactivate(session: AsyncSession, key_id: uuid.UUID) -> str | None:
+    """The key's name; None when no visible key has this id (it does not exist, or RLS hides
+    someone else's)."""
     result = await session.execute(
-        update(api_keys).where(api_keys.c.id == key_id).values(is_active=False).returning(api_keys.c.id)
+        update(api_keys).where(api_keys.c.id == key_id).values(is_active=False).returning(api_keys.c.key_name)
     )
-    return result.first() is not None
+    name: str | None = result.scalar_one_or_none()
+    return name

@@ -65,7 +65,8 @@ async def revoke(
 ) -> None:
     """Revoking twice is not an error; a key that is not the caller's is indistinguishable from
     one that does not exist."""
-    if not await repository.deactivate(session, key_id):
+    name = await repository.deactivate(session, key_id)
+    if name is None:
         raise NotFoundError("The API key does not exist.")
     await audit.record(
         session,
@@ -74,5 +75,6 @@ async def revoke(
         resource_type="api_key",
         resource_id=key_id,
         meta=meta,
-        details={"revoked_by_api_key": str(principal.api_key_id)} if principal.api_key_id else None,
+        details={"name": name}
+        | ({"revoked_by_api_key": str(principal.api_key_id)} if principal.api_key_id else {}),
     )

@@ -23,7 +23,8 @@ from langchain_core.runnables import Runnable
 from autofy.assistant.providers import ModelAccess
 from autofy.assistant.tools import TOOLS, TurnState, run_tool, tool_result_text
 from autofy.connectors.llm import provider_errors
-from autofy.connectors.llm.chat_models import opened_chat_model
+from autofy.connectors.llm.chat_models import reused_chat_model
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.llm.usage import credits_for_usage, reported_model, token_usage
 
 MAX_MODEL_CALLS = 8
@@ -101,10 +102,12 @@ async def run_turn(
     system_prompt: str,
     history: Sequence[BaseMessage],
     state: TurnState,
+    clients: ModelClients,
     *,
     emit: Emit = ignore_events,
 ) -> AssistantReply:
-    """Answer the last message of `history`; raises `ConnectorError` when the provider fails."""
+    """Answer the last message of `history` with the user's model (from `clients`, built once and
+    reused across turns); raises `ConnectorError` when the provider fails."""
     provider = access.provider
     reply = AssistantReply(text="", model=access.model)
     messages: list[BaseMessage] = [SystemMessage(system_prompt), *history]
@@ -112,7 +115,9 @@ async def run_turn(
     async with AsyncExitStack() as resources:
         async with provider_errors(provider.display_name, access.secrets):
             llm: BaseChatModel = await resources.enter_async_context(
-                opened_chat_model(
+                reused_chat_model(
+                    clients,
+                    access.integration_id,
                     provider.service_name,
                     access.credentials,
                     access.configuration,

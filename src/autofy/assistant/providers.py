@@ -123,6 +123,7 @@ class EmbeddingAccess:
     """An integration and model that turn chat messages into 1536-dimension vectors."""
 
     provider: Provider
+    integration_id: uuid.UUID
     model: str
     credentials: Mapping[str, Any] = field(repr=False)
     configuration: Mapping[str, Any]
@@ -151,5 +152,5 @@ async def embedding_access(
     service_name = row["service_name"]
     model = chosen if isinstance(chosen, str) and chosen else DEFAULT_EMBEDDING_MODELS[service_name]
     return EmbeddingAccess(
-        PROVIDERS[service_name], model, credentials, dict(row["configuration"] or {}), policy
+        PROVIDERS[service_name], row["id"], model, credentials, dict(row["configuration"] or {}), policy
     )

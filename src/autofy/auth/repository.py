@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -25,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET, TIMESTAMP, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autofy.db.tables import users
+from autofy.db.tables import profiles, users
 
 # Migration 0002_auth_sessions. Kept here rather than in db/tables.py: only this repository may
 # touch them, and only as the service role.
@@ -89,6 +90,11 @@ async def insert_user(
     return (await session.execute(statement)).one_or_none()
 
 
+async def set_credits_allowance(session: AsyncSession, user_id: uuid.UUID, credits: int) -> None:
+    """The new account's credits per period (the free plan's, from the settings)."""
+    await session.execute(update(profiles).where(profiles.c.id == user_id).values(credits_limit=credits))
+
+
 async def find_user_for_sign_in(session: AsyncSession, email: str) -> Row[Any] | None:
     return (
         await session.execute(
@@ -111,6 +117,15 @@ async def mark_signed_in(
         values["encrypted_password"] = new_password_hash
     statement = update(users).where(users.c.id == user_id).values(**values).returning(*_USER_COLUMNS)
     return (await session.execute(statement)).one()
+
+
+async def get_password_hash(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    hashed: str | None = await session.scalar(select(users.c.encrypted_password).where(users.c.id == user_id))
+    return hashed
+
+
+async def set_password_hash(session: AsyncSession, user_id: uuid.UUID, password_hash: str) -> None:
+    await session.execute(update(users).where(users.c.id == user_id).values(encrypted_password=password_hash))
 
 
 async def create_session(
@@ -173,6 +188,31 @@ async def delete_session(session: AsyncSession, session_id: uuid.UUID) -> bool:
         delete(sessions).where(sessions.c.id == session_id).returning(sessions.c.id)
     )
     return result.first() is not None
+
+
+async def list_sessions(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Row[Any]]:
+    """The user's sign-in sessions, newest first."""
+    statement = (
+        select(
+            sessions.c.id,
+            sessions.c.created_at,
+            sessions.c.refreshed_at,
+            sessions.c.user_agent,
+            func.host(sessions.c.ip).label("ip_address"),
+        )
+        .where(sessions.c.user_id == user_id)
+        .order_by(sessions.c.created_at.desc(), sessions.c.id)
+    )
+    return (await session.execute(statement)).all()
+
+
+async def delete_sessions(session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None) -> int:
+    """Sign out every session of the user (but `keep`, when given): how many ended."""
+    statement = delete(sessions).where(sessions.c.user_id == user_id)
+    if keep is not None:
+        statement = statement.where(sessions.c.id != keep)
+    result = await session.execute(statement.returning(sessions.c.id))
+    return len(result.all())
 
 
 async def session_is_active(session: AsyncSession, *, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:

@@ -11,7 +11,15 @@ from autofy.auth.dependencies import (
     RequestMeta,
     ServiceSession,
 )
-from autofy.auth.schemas import CurrentUser, RefreshRequest, SignInRequest, SignUpRequest, TokenResponse
+from autofy.auth.schemas import (
+    CurrentUser,
+    PasswordChange,
+    RefreshRequest,
+    SessionInfo,
+    SignInRequest,
+    SignUpRequest,
+    TokenResponse,
+)
 from autofy.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -67,6 +75,52 @@ async def refresh(
 async def sign_out(principal: CurrentPrincipal, session: ServiceSession, meta: RequestMeta) -> None:
     # Service role: sessions are not readable or writable by users.
     await service.sign_out(session, principal, meta=meta)
+
+
+@router.get(
+    "/sessions",
+    response_model=list[SessionInfo],
+    summary="Your sign-in sessions (browsers and apps), newest first",
+)
+async def list_sessions(principal: CurrentPrincipal, session: ServiceSession) -> list[SessionInfo]:
+    # Service role: sessions are not readable by users; the query names the caller's own id.
+    return await service.list_sessions(session, principal)
+
+
+@router.post(
+    "/signout-everywhere",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(403),
+    summary="Sign out every session of your account, this one included",
+    description="Every access and refresh token of every session stops working. API keys are not "
+    "sessions: revoke them with `DELETE /api/v1/api-keys/{id}`.",
+)
+async def sign_out_everywhere(
+    principal: CurrentPrincipal, session: ServiceSession, meta: RequestMeta
+) -> None:
+    # Service role: sessions are not readable or writable by users.
+    await service.sign_out_everywhere(session, principal, meta=meta)
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(403, 422, 429),
+    summary="Change your password (the current one is required)",
+    description="Your other sessions are signed out; the one making this request stays signed in. "
+    "A wrong current password counts as a failed sign-in (same rate limit).",
+)
+async def change_password(
+    body: PasswordChange,
+    principal: CurrentPrincipal,
+    session: ServiceSession,
+    settings: AppSettings,
+    meta: RequestMeta,
+) -> None:
+    # Service role: the password hash lives in auth.users, which users cannot read or write.
+    await service.change_password(session, principal, body, settings=settings, meta=meta)
 
 
 @router.get("/me", response_model=CurrentUser, summary="The signed-in user, and how they authenticated")

@@ -55,6 +55,13 @@ class SignInRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -69,6 +76,19 @@ class User(BaseModel):
     email_confirmed_at: datetime | None
     last_sign_in_at: datetime | None
     created_at: datetime
+
+
+class SessionInfo(BaseModel):
+    """A sign-in session: a browser's cookie, or an app's access and refresh tokens."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    created_at: datetime = Field(description="When it signed in.")
+    refreshed_at: datetime | None = Field(description="When its tokens were last refreshed (apps only).")
+    user_agent: str | None
+    ip_address: str | None
+    current: bool = Field(description="The session making this request.")
 
 
 class TokenResponse(BaseModel):

@@ -20,7 +20,9 @@ from autofy.auth import repository
 from autofy.auth.schemas import (
     ALL_PERMISSIONS,
     CurrentUser,
+    PasswordChange,
     Principal,
+    SessionInfo,
     SignInRequest,
     SignUpRequest,
     TokenResponse,
@@ -55,6 +57,14 @@ class RefreshTokenReusedError(UnauthorizedError):
 
     keeps_changes = True
     default_message = "The refresh token has already been used; the session has been signed out."
+
+
+class WrongCurrentPasswordError(ValidationFailedError):
+    """The current password given to change it is wrong; like a failed sign-in, its audit row must
+    stand (it counts toward the same rate limit, so this form is no way around it)."""
+
+    keeps_changes = True
+    default_message = "The current password is not right."
 
 
 def _jwt_secret(settings: Settings) -> str:
@@ -125,6 +135,7 @@ async def create_account(
             details=[{"field": "email", "message": "This email is already registered."}],
         )
     user = User.model_validate(row._mapping)
+    await repository.set_credits_allowance(session, user.id, settings.plan_credits("free"))
     await audit.record(
         session, user_id=user.id, action="auth.sign_up", resource_type="user", resource_id=user.id, meta=meta
     )
@@ -287,6 +298,85 @@ async def sign_out(session: AsyncSession, principal: Principal, *, meta: Request
         resource_id=principal.session_id,
         meta=meta,
     )
+
+
+async def list_sessions(session: AsyncSession, principal: Principal) -> list[SessionInfo]:
+    return [
+        SessionInfo.model_validate({**row._mapping, "current": row.id == principal.session_id})
+        for row in await repository.list_sessions(session, principal.user_id)
+    ]
+
+
+async def sign_out_everywhere(session: AsyncSession, principal: Principal, *, meta: RequestInfo) -> int:
+    """End every sign-in session of the user, the caller's own included (browsers, apps, API access
+    tokens): how many ended. API keys are not sessions; they keep working until revoked."""
+    if principal.session_id is None:
+        raise ForbiddenError("API keys have no session to sign out; revoke the key instead.")
+    ended = await repository.delete_sessions(session, principal.user_id)
+    await audit.record(
+        session,
+        user_id=principal.user_id,
+        action="auth.sign_out_everywhere",
+        resource_type="user",
+        resource_id=principal.user_id,
+        details={"sessions_ended": ended},
+        meta=meta,
+    )
+    return ended
+
+
+async def change_password(
+    session: AsyncSession,
+    principal: Principal,
+    request: PasswordChange,
+    *,
+    settings: Settings,
+    meta: RequestInfo,
+) -> int:
+    """Set a new password once the current one is confirmed; the user's other sessions are signed out
+    (whoever knew the old password is locked out), the caller's stays. Returns how many ended."""
+    if principal.session_id is None:
+        raise ForbiddenError("An API key cannot change the password; sign in with the password to do it.")
+    email = normalize_email(principal.email or "")
+    await _refuse_if_rate_limited(session, email=email, meta=meta, settings=settings)
+    hashing = passwords.PasswordHashing.from_settings(settings)
+    if not hashing.verify(
+        await repository.get_password_hash(session, principal.user_id), request.current_password
+    ):
+        await audit.record(
+            session,
+            user_id=principal.user_id,
+            action=SIGN_IN_FAILED,
+            resource_type="user",
+            resource_id=principal.user_id,
+            details={"email": email, "reason": "wrong_current_password"},
+            meta=meta,
+        )
+        raise WrongCurrentPasswordError(
+            details=[{"field": "current_password", "message": "This is not your current password."}]
+        )
+    problems = passwords.password_problems(
+        request.new_password, email=email, min_length=settings.password_min_length
+    )
+    if request.new_password == request.current_password:
+        problems.append("The new password must differ from the current one.")
+    if problems:
+        raise ValidationFailedError(
+            "The new password is too weak.",
+            details=[{"field": "new_password", "message": problem} for problem in problems],
+        )
+    await repository.set_password_hash(session, principal.user_id, hashing.hash(request.new_password))
+    ended = await repository.delete_sessions(session, principal.user_id, keep=principal.session_id)
+    await audit.record(
+        session,
+        user_id=principal.user_id,
+        action="auth.password_change",
+        resource_type="user",
+        resource_id=principal.user_id,
+        details={"other_sessions_ended": ended},
+        meta=meta,
+    )
+    return ended
 
 
 async def current_user(session: AsyncSession, principal: Principal) -> CurrentUser:

@@ -17,6 +17,7 @@ from pgqueuer.db import AsyncpgDriver
 from pgqueuer.queries import Queries
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.outbound import OutboundPolicy
 from autofy.db.engine import Database, as_service_role, user_claims
 from autofy.engine.queue import raw_connection
@@ -54,7 +55,11 @@ async def enqueue_embeddings(
 
 
 async def run_embedding_job(
-    database: Database, cipher: CredentialCipher, policy: OutboundPolicy, payload: bytes | None
+    database: Database,
+    cipher: CredentialCipher,
+    policy: OutboundPolicy,
+    clients: ModelClients,
+    payload: bytes | None,
 ) -> None:
     """Embed the job's messages as their owner (RLS applies), in one transaction."""
     # Imported here: the chat service enqueues these jobs, so it imports this module.
@@ -62,4 +67,4 @@ async def run_embedding_job(
 
     job = EmbeddingJob.decode(payload)
     async with database.user_session(user_claims(job.user_id)) as session:
-        await service.embed_messages(session, cipher, policy, job.user_id, job.message_ids)
+        await service.embed_messages(session, cipher, policy, clients, job.user_id, job.message_ids)

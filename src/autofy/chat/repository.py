@@ -1,9 +1,8 @@
-"""SQL for chat sessions and messages, their search, and the credits a turn costs.
+"""SQL for chat sessions and messages, and their search.
 
 Everything runs on the caller's session, as the user: RLS decides which sessions and messages exist.
-Two writes a user may not make run as the service role for one statement, after RLS has shown the
-row is the caller's: the embedding of a message (users can neither read nor write that column) and
-the credits charged to the profile.
+One write a user may not make runs as the service role for one statement, after RLS has shown the
+row is the caller's: the embedding of a message (users can neither read nor write that column).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Text, bindparam, func, insert, select, text, update
+from sqlalchemy import RowMapping, Text, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.db.engine import as_service_role
@@ -20,7 +19,6 @@ from autofy.db.tables import (
     CHAT_MESSAGE_USER_COLUMNS,
     chat_messages,
     chat_sessions,
-    profiles,
     workflow_templates,
 )
 
@@ -40,6 +38,18 @@ _TEXT_SEARCH = text(
 _VECTOR_SEARCH = text(
     "select message_id, similarity from public.match_chat_messages(cast(:embedding as text)::vector, "
     ":model, :limit)"
+)
+# The passages of messages that best match a query, matched words between \x02 and \x03: the
+# same parser and stemming as _TEXT_SEARCH, so "alerts" highlights "alert".
+_HEADLINES = text(
+    """
+    select m.id, ts_headline('english'::regconfig, m.content, q.query,
+                             'StartSel=' || chr(2) || ', StopSel=' || chr(3) ||
+                             ', MinWords=12, MaxWords=35, MaxFragments=2, FragmentDelimiter=" … "')
+                 as passage
+    from public.chat_messages m, websearch_to_tsquery('english'::regconfig, :query) as q(query)
+    where m.id = any(:ids)
+    """
 )
 # Templates sharing any word with the user's request, best first: an OR of the request's words.
 _TEMPLATE_SEARCH = text(
@@ -101,6 +111,11 @@ async def update_session(
     )
     row: RowMapping = result.mappings().one()
     return row
+
+
+async def delete_session(session: AsyncSession, session_id: uuid.UUID) -> None:
+    """Delete the session; its messages go with it (on delete cascade), a draft it made stays."""
+    await session.execute(delete(chat_sessions).where(_sessions.id == session_id))
 
 
 # --- messages -----------------------------------------------------------------------------------
@@ -188,6 +203,16 @@ async def vector_search(
     return [(row.message_id, float(row.similarity)) for row in result]
 
 
+async def headlines(
+    session: AsyncSession, query: str, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Each message's best passage for `query`, matched words between \x02 and \x03."""
+    if not message_ids:
+        return {}
+    result = await session.execute(_HEADLINES, {"query": query, "ids": list(message_ids)})
+    return {row.id: row.passage for row in result}
+
+
 async def find_templates(session: AsyncSession, words: Sequence[str], *, limit: int) -> list[RowMapping]:
     """Workflow templates sharing words with a request (plain words only; the caller cleans them)."""
     if not words:
@@ -209,28 +234,3 @@ async def featured_templates(session: AsyncSession, *, limit: int) -> list[RowMa
         .limit(limit)
     )
     return list(result.mappings().all())
-
-
-# --- credits ------------------------------------------------------------------------------------
-
-
-async def credits_of(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
-    """(credits used, credits limit) of the caller's profile."""
-    row = (
-        await session.execute(
-            select(
-                func.coalesce(profiles.c.credits_used, 0), func.coalesce(profiles.c.credits_limit, 0)
-            ).where(profiles.c.id == user_id)
-        )
-    ).one()
-    return int(row[0]), int(row[1])
-
-
-async def charge_credits(session: AsyncSession, user_id: uuid.UUID, credits: int) -> None:
-    """Add `credits` to the caller's profile; users cannot write credits, the service role does."""
-    async with as_service_role(session):
-        await session.execute(
-            update(profiles)
-            .where(profiles.c.id == user_id)
-            .values(credits_used=func.coalesce(profiles.c.credits_used, 0) + credits)
-        )

@@ -25,8 +25,9 @@ from autofy.chat.schemas import (
     ChatTurn,
     MessageCreate,
 )
+from autofy.connectors.llm.clients import ModelClients
 from autofy.db.engine import Database
-from autofy.dependencies import Offset, get_database
+from autofy.dependencies import Offset, get_database, get_model_clients, get_reservations_database
 from autofy.errors import DomainError, error_body, error_responses
 from autofy.integrations.router import Cipher, Policy
 
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
 Reader = Annotated[Principal, Depends(require("read"))]
+Clients = Annotated[ModelClients, Depends(get_model_clients)]
+Reservations = Annotated[Database, Depends(get_reservations_database)]
 Writer = Annotated[Principal, Depends(require("write"))]
 
 
@@ -64,12 +67,14 @@ async def search(
     session: UserSession,
     cipher: Cipher,
     policy: Policy,
+    clients: Clients,
+    reservations: Reservations,
     q: Annotated[str, Query(min_length=1, max_length=500, description="Words to look for.")],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> ChatSearchResults:
     """Search your own messages: full text, fused with semantic similarity when an embedding model
     is available (an OpenAI, OpenRouter or Gemini integration)."""
-    context = service.TurnContext(cipher=cipher, policy=policy)
+    context = service.TurnContext(cipher=cipher, policy=policy, clients=clients, reservations=reservations)
     return await service.search(session, context, principal.user_id, q, limit=limit)
 
 
@@ -84,6 +89,16 @@ async def update_session(
 ) -> ChatSession:
     """Rename a session, or close it with status `completed` or `abandoned` (`active` reopens it)."""
     return await service.update_session(session, principal.user_id, session_id, body, meta=meta)
+
+
+@router.delete(
+    "/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+)
+async def delete_session(
+    session_id: uuid.UUID, principal: Writer, session: UserSession, meta: RequestMeta
+) -> None:
+    """Delete a session and its messages; a draft workflow it created stays."""
+    await service.delete_session(session, principal.user_id, session_id, meta=meta)
 
 
 @router.get(
@@ -113,11 +128,15 @@ async def post_message(
     session: UserSession,
     cipher: Cipher,
     policy: Policy,
+    clients: Clients,
+    reservations: Reservations,
     meta: RequestMeta,
 ) -> ChatTurn:
     """Send a message and get the assistant's answer. A provider failure is not an HTTP error: the
     turn is answered with an assistant message explaining it, and `error` is set."""
-    context = service.TurnContext(cipher=cipher, policy=policy, meta=meta)
+    context = service.TurnContext(
+        cipher=cipher, policy=policy, clients=clients, reservations=reservations, meta=meta
+    )
     return await service.post_message(session, principal.user_id, session_id, body.content, context)
 
 
@@ -149,13 +168,17 @@ async def stream_message(
     database: Annotated[Database, Depends(get_database)],
     cipher: Cipher,
     policy: Policy,
+    clients: Clients,
+    reservations: Reservations,
     meta: RequestMeta,
 ) -> StreamingResponse:
     """Send a message and watch the answer being written, for a chat window."""
     # An unknown session is a plain 404 before the stream starts.
     await service.get_session(session, session_id)
-    context = service.TurnContext(cipher=cipher, policy=policy, meta=meta)
-    events = _turn_events(database, principal, session_id, body.content, context)
+    context = service.TurnContext(
+        cipher=cipher, policy=policy, clients=clients, reservations=reservations, meta=meta
+    )
+    events = turn_events(database, principal, session_id, body.content, context)
     return StreamingResponse(
         events,
         media_type="text/event-stream",
@@ -163,7 +186,7 @@ async def stream_message(
     )
 
 
-async def _turn_events(
+async def turn_events(
     database: Database,
     principal: Principal,
     session_id: uuid.UUID,
@@ -171,7 +194,8 @@ async def _turn_events(
     context: service.TurnContext,
 ) -> AsyncIterator[str]:
     """Run the turn in its own transaction (the response outlives the request's) and relay its
-    events; the final `message` is sent once the turn is committed."""
+    events; the final `message` is sent once the turn is committed. The web's chat page streams
+    the same events."""
     queue: asyncio.Queue[str] = asyncio.Queue()
 
     async def emit(kind: str, data: dict[str, Any]) -> None:

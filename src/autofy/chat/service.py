@@ -2,7 +2,8 @@
 
 A turn runs in the caller's transaction, all or nothing: the user's message, the assistant's
 answer, the draft workflow its tools created, the session's new state and the credits charged are
-committed together. The assistant's part runs in a savepoint: when the provider fails (401, 429,
+committed together (only the turn's credit reservation, taken before the model is called, commits
+on its own: see `_reserve_turn`). The assistant's part runs in a savepoint: when the provider fails (401, 429,
 5xx, timeout), everything the turn's tools did is rolled back (no draft survives a failed turn) and
 the answer is an assistant message explaining the failure, with `metadata.error`.
 
@@ -18,6 +19,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -48,10 +50,14 @@ from autofy.chat.schemas import (
     TurnError,
 )
 from autofy.connectors.llm import PROVIDERS
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.llm.usage import credits_for_usage
 from autofy.connectors.outbound import OutboundPolicy
 from autofy.connectors.sdk import AuthenticationError, ConnectorError, TransientError
-from autofy.errors import ConflictError, NotFoundError, PaymentRequiredError
+from autofy.credits import service as credits
+from autofy.db.engine import Database, as_service_role
+from autofy.engine.queue import raw_connection
+from autofy.errors import ConflictError, NotFoundError
 from autofy.integrations import repository as integrations_repository
 from autofy.security.crypto import CredentialCipher
 from autofy.security.secrets import PLACEHOLDER, mask_credentials, where_credentials_go
@@ -69,6 +75,9 @@ RRF_K = 60
 # Nearest neighbours below this cosine similarity are unrelated, not "less relevant".
 MIN_SIMILARITY = 0.3
 _TEMPLATE_WORD = re.compile(r"[a-z0-9]{4,}")
+# A turn's reservation lapses after this if the turn never settles it (its transaction rolled
+# back): longer than any turn may take (MAX_MODEL_CALLS calls within their timeouts).
+TURN_RESERVATION_LIFETIME = timedelta(minutes=15)
 
 
 class ChatSessionNotFound(NotFoundError):
@@ -159,6 +168,23 @@ async def update_session(
     return _session(row)
 
 
+async def delete_session(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, *, meta: RequestInfo | None = None
+) -> None:
+    """Delete a session and its messages. A draft workflow it created stays (unlinked from it)."""
+    current = await _load(session, session_id, lock=True)
+    await repository.delete_session(session, session_id)
+    await audit.record(
+        session,
+        user_id=user_id,
+        action="chat_session.delete",
+        resource_type="chat_session",
+        resource_id=session_id,
+        details={"session_name": current["session_name"]},
+        meta=meta,
+    )
+
+
 async def list_messages(
     session: AsyncSession, session_id: uuid.UUID, *, limit: int, offset: int
 ) -> list[ChatMessage]:
@@ -174,10 +200,14 @@ async def list_messages(
 
 @dataclass(frozen=True)
 class TurnContext:
-    """What a turn needs besides the transaction: to decrypt keys, to reach out, to audit."""
+    """What a turn needs besides the transaction: to decrypt keys, to reach out (through the
+    process's reused model clients), to audit."""
 
     cipher: CredentialCipher
     policy: OutboundPolicy
+    clients: ModelClients
+    # Where a turn's credit reservation is committed at once, apart from the turn's transaction.
+    reservations: Database
     meta: RequestInfo | None = None
 
 
@@ -266,7 +296,7 @@ async def _answer_without_model(session: AsyncSession, text: str) -> _Fallback:
 
 
 def _reply_metadata(access: ModelAccess, reply: AssistantReply, state: TurnState) -> dict[str, Any]:
-    credits = min(credits_for_usage(reply.input_tokens, reply.output_tokens), MAX_TURN_CREDITS)
+    charged = min(credits_for_usage(reply.input_tokens, reply.output_tokens), MAX_TURN_CREDITS)
     metadata: dict[str, Any] = {
         "provider": access.provider.service_name,
         "model": reply.model,
@@ -274,7 +304,7 @@ def _reply_metadata(access: ModelAccess, reply: AssistantReply, state: TurnState
             "input_tokens": reply.input_tokens,
             "output_tokens": reply.output_tokens,
             "total_tokens": reply.input_tokens + reply.output_tokens,
-            "credits": credits,
+            "credits": charged,
         },
         "latency_ms": reply.latency_ms,
         "model_calls": reply.model_calls,
@@ -331,6 +361,7 @@ async def post_message(
     templates: list[TemplateSuggestion] = []
     missing: list[MissingIntegration] = []
     provider_name = "the AI provider"
+    reservation: uuid.UUID | None = None
     try:
         access = await model_access(session, context.cipher, user_id)
         if access is None:
@@ -339,14 +370,18 @@ async def post_message(
             templates, missing = fallback.templates, fallback.missing
         else:
             provider_name = access.provider.display_name
-            await _require_credits(session, user_id)
-            text, metadata = await _assistant_answer(session, access, current, state, emit)
+            reservation = await _reserve_turn(context.reservations, user_id)
+            text, metadata = await _assistant_answer(session, access, current, state, context, emit)
             missing = list(state.missing_integrations)
     except ConnectorError as failure:
         # The savepoint is gone: no tool's work (no draft) outlives the failed turn.
         state.workflow = None
         error = _turn_error(failure, provider_name)
         text, metadata = error.message, {"error": error.model_dump()}
+    if reservation is not None:
+        # Charged with the answer, in the turn's transaction: a turn rolled back charges nothing
+        # (its reservation lapses, see `_reserve_turn`).
+        await _settle_turn(session, user_id, reservation, metadata.get("usage", {}).get("credits", 0))
     if removed:
         note = _removed_secrets_note(removed)
         await emit("token", {"text": note})
@@ -387,17 +422,43 @@ async def post_message(
     )
 
 
-async def _require_credits(session: AsyncSession, user_id: uuid.UUID) -> None:
-    used, limit = await repository.credits_of(session, user_id)
-    if used >= limit:
-        raise PaymentRequiredError(
-            f"Your plan's credits are used up ({used} of {limit}); the assistant cannot answer until "
-            "they are renewed or your plan changes."
+async def _reserve_turn(database: Database, user_id: uuid.UUID) -> uuid.UUID:
+    """Reserve the most a turn may cost, or raise `CreditsExhausted` (402) before any model call.
+
+    Committed at once in a transaction of its own: the turn's transaction lasts as long as the
+    model takes, and holding the profile's row that long would stall every other run and turn of
+    the user. Settled by the turn's transaction; if that rolls back, the reservation lapses after
+    `TURN_RESERVATION_LIFETIME` and its credits come back.
+    """
+    reservation = uuid.uuid4()
+    # Credits are the service role's to write; the profile is the caller's own.
+    async with database.service_session() as own_transaction:
+        await credits.reserve(
+            await raw_connection(own_transaction),
+            user_id=user_id,
+            reservation_id=reservation,
+            credits=MAX_TURN_CREDITS,
+            purpose="chat_turn",
+            what="an answer from the assistant",
+            expires_at=credits.expiry(TURN_RESERVATION_LIFETIME),
+        )
+    return reservation
+
+
+async def _settle_turn(session: AsyncSession, user_id: uuid.UUID, reservation: uuid.UUID, used: int) -> None:
+    async with as_service_role(session):
+        await credits.settle(
+            await raw_connection(session), user_id=user_id, reservation_id=reservation, used=used
         )
 
 
 async def _assistant_answer(
-    session: AsyncSession, access: ModelAccess, current: RowMapping, state: TurnState, emit: Emit
+    session: AsyncSession,
+    access: ModelAccess,
+    current: RowMapping,
+    state: TurnState,
+    context: TurnContext,
+    emit: Emit,
 ) -> tuple[str, dict[str, Any]]:
     integrations = await integrations_repository.statuses_by_service(session)
     prompt = system_prompt(
@@ -407,11 +468,8 @@ async def _assistant_answer(
     )
     history = _history(await repository.latest_messages(session, current["id"], limit=HISTORY_MESSAGES))
     async with session.begin_nested():
-        reply = await run_turn(access, prompt, history, state, emit=emit)
+        reply = await run_turn(access, prompt, history, state, context.clients, emit=emit)
     metadata = _reply_metadata(access, reply, state)
-    credits = metadata["usage"]["credits"]
-    if credits:
-        await repository.charge_credits(session, state.user_id, credits)
     note = _missing_note(reply.text, state)
     if note:
         # The chat window shows what is saved: the note streams like the model's words.
@@ -438,6 +496,7 @@ async def embed_messages(
     session: AsyncSession,
     cipher: CredentialCipher,
     policy: OutboundPolicy,
+    clients: ModelClients,
     user_id: uuid.UUID,
     message_ids: Sequence[uuid.UUID],
 ) -> None:
@@ -447,7 +506,7 @@ async def embed_messages(
         rows = await repository.messages_by_id(session, message_ids)
         if access is None or not rows:
             return
-        vectors = await embed(access, [row["content"] for row in rows])
+        vectors = await embed(clients, access, [row["content"] for row in rows])
         async with session.begin_nested():
             for row, vector in zip(rows, vectors, strict=True):
                 await repository.store_embedding(session, row["id"], vector, access.model)
@@ -470,7 +529,7 @@ async def search(
     try:
         access = await embedding_access(session, context.cipher, context.policy, user_id)
         if access is not None:
-            [vector] = await embed(access, [query])
+            [vector] = await embed(context.clients, access, [query])
             nearest = await repository.vector_search(session, vector, access.model, limit=SEARCH_CANDIDATES)
             rankings["vector"] = [
                 message_id for message_id, similarity in nearest if similarity >= MIN_SIMILARITY
@@ -499,3 +558,20 @@ async def search(
         if message_id in rows
     ]
     return ChatSearchResults(query=query, items=items, embedding_model=model)
+
+
+async def passages(
+    session: AsyncSession, query: str, message_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, bool]]]:
+    """The passage of each message that best matches `query`, as (text, matched) pieces for a page
+    to highlight: PostgreSQL's ts_headline, with the search's own stemming ("alerts" marks "alert")."""
+    found = await repository.headlines(session, query, message_ids)
+    pieces: dict[uuid.UUID, list[tuple[str, bool]]] = {}
+    for message_id, headline in found.items():
+        parts = re.split("(\x02[^\x03]*\x03)", headline)
+        pieces[message_id] = [
+            (part.strip("\x02\x03"), True) if part.startswith("\x02") else (part, False)
+            for part in parts
+            if part
+        ]
+    return pieces

@@ -379,10 +379,14 @@ class _RequestBody(httpx.AsyncByteStream):
 class _ResponseBody(httpx2.AsyncByteStream):
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
+        # One iterator for every pass: a reader that stops early and drains the rest later (the
+        # openai SDK, at a stream's `[DONE]`) continues where it stopped, so the body ends and
+        # the connection goes back to the pool instead of being closed.
+        self._raw = response.aiter_raw()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.aiter_raw():
+            async for chunk in self._raw:
                 yield chunk
         except httpx.TransportError as error:
             raise _as_httpx2_error(error) from None

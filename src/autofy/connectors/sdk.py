@@ -155,6 +155,9 @@ class Action(Generic[InputT, OutputT]):
     step_type: ClassVar[StepKind] = "action"
     # Credits charged per successful run; LLM actions add their token-based charge on top.
     credits: ClassVar[int] = 1
+    # The most that token-based charge may add to one run of the action: a run reserves
+    # `credits + max_usage_credits` per action step before it starts, and is charged at most that.
+    max_usage_credits: ClassVar[int] = 0
     # The service of the integration the step names in its `integration_id` field, for actions
     # whose credentials are chosen per step (the HTTP request step's HTTP credentials).
     integration_service: ClassVar[str | None] = None

@@ -81,6 +81,11 @@ profiles = Table(
     Column("onboarding_completed", Boolean),
     _timestamp("created_at"),
     _timestamp("updated_at"),
+    # Credits per period (0010_credit_periods): credits_limit is the allowance per period.
+    Column("credits_reserved", Integer, nullable=False),
+    Column("credits_granted", Integer, nullable=False),
+    Column("credits_period_start", TIMESTAMP(timezone=True), nullable=False),
+    Column("credits_period_end", TIMESTAMP(timezone=True), nullable=False),
 )
 
 user_preferences = Table(

@@ -38,14 +38,11 @@ class WorkflowToStart:
     name: str
     status: str
     trigger_type: str
-    credits_used: int
-    credits_limit: int
     steps: list[dict[str, Any]]
 
 
 _WORKFLOW_TO_START = """
 select w.id, w.user_id, w.name, w.status, w.trigger_type,
-       coalesce(p.credits_used, 0) as credits_used, coalesce(p.credits_limit, 0) as credits_limit,
        coalesce((
          select json_agg(json_build_object(
                   'step_id', s.id, 'step_order', s.step_order, 'step_type', s.step_type,
@@ -57,7 +54,6 @@ select w.id, w.user_id, w.name, w.status, w.trigger_type,
          where s.workflow_id = w.id and coalesce(s.is_enabled, true)
        ), '[]'::json) as steps
 from public.workflows w
-join public.profiles p on p.id = w.user_id
 where w.id = $1
 """
 
@@ -72,8 +68,6 @@ async def workflow_to_start(connection: Connection, workflow_id: uuid.UUID) -> W
         name=row["name"],
         status=row["status"],
         trigger_type=row["trigger_type"],
-        credits_used=row["credits_used"],
-        credits_limit=row["credits_limit"],
         steps=row["steps"],
     )
 
@@ -208,11 +202,12 @@ async def checkpoint(connection: Connection, token: Token, progress: Progress) -
 
 
 # Finishing executions and their bookkeeping, in one statement for any number of them: each run's
-# final state, its workflow's totals and running average, and the credits on its owner's profile.
+# final state, its workflow's totals and running average, and each run's credit reservation settled
+# on its owner's profile (charged what it used, at most what it reserved; `public.settle_credits`).
 # The runs come as one JSON array (`FinishingRun.as_record`); a run whose `checked` is false skips
 # the compare-and-set (a cancel by the user applies whatever the worker is doing). Totals are
-# added per workflow and per profile, so runs of one workflow finished together update its row
-# once: a busy workflow's row is not a lock every completion queues on.
+# added per workflow, so runs of one workflow finished together update its row once: a busy
+# workflow's row is not a lock every completion queues on.
 _FINISH = """
 with runs as (
   select * from jsonb_to_recordset($1::jsonb) as r(
@@ -262,13 +257,10 @@ totals as (
   from per_workflow f
   where w.id = f.workflow_id
 ),
-credits as (
-  update public.profiles p
-  set credits_used = coalesce(p.credits_used, 0) + f.credits
-  from (select user_id, sum(credits_used) as credits from finished where credits_used > 0 group by user_id) f
-  where p.id = f.user_id
+settled as (
+  select f.id, public.settle_credits(f.user_id, f.id, f.credits_used) from finished f
 )
-select id from finished
+select id from settled
 """
 
 

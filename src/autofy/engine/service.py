@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.audit import service as audit
 from autofy.audit.schemas import RequestInfo
+from autofy.connectors.catalog import UnknownAction, UnknownService, catalog
+from autofy.credits import service as credits
 from autofy.db.engine import as_service_role
 from autofy.engine import queue, repository
 from autofy.engine.queue import ExecutionJob, raw_connection
@@ -24,7 +26,6 @@ from autofy.errors import (
     ConflictError,
     NotFoundError,
     PayloadTooLargeError,
-    PaymentRequiredError,
     ValidationFailedError,
 )
 from autofy.input_guard import MAX_STORED_DEPTH, UnstorableInput, check_storable
@@ -46,7 +47,9 @@ async def start_execution(
     Call it in a service-role transaction; nothing runs until that transaction commits.
     - Only active workflows run; a manual run of a draft or paused workflow is a test run
       (`metadata.test_run`). Archived workflows never run (ConflictError).
-    - A user whose profile has used its credits is refused (PaymentRequiredError, 402).
+    - The run reserves the most credits it may use (`run_credits`) before anything is written; a
+      user whose credits left in the period do not cover it is refused (CreditsExhausted, 402).
+      Finishing the run settles the reservation (`repository.finish`).
     - Trigger data larger than 1 MiB as JSON is refused (PayloadTooLargeError, 413).
     - With `dedupe_key` (a webhook delivery id), a second call with the same key for the same
       workflow starts nothing and returns the first execution's id, also under concurrency.
@@ -58,6 +61,21 @@ async def start_execution(
         trigger_data=trigger_data,
         dedupe_key=dedupe_key,
     )
+
+
+def run_credits(plan: list[dict[str, Any]]) -> int:
+    """The most a run of `plan` may be charged: each action step's flat credits and the token
+    credits an LLM call may add; conditions and delays cost nothing."""
+    total = 0
+    for step in plan:
+        if step["step_type"] != "action":
+            continue
+        try:
+            action = catalog().action(step["service_name"], step["action_name"])
+        except (UnknownService, UnknownAction):
+            continue  # the step fails with the catalog's message, charged nothing
+        total += action.credits + action.max_usage_credits
+    return total
 
 
 async def _start(
@@ -81,11 +99,6 @@ async def _start(
         raise ConflictError(
             f"The workflow is {workflow.status}: only active workflows run on their trigger "
             "(a draft or paused workflow can be run by hand as a test)."
-        )
-    if workflow.credits_used >= workflow.credits_limit:
-        raise PaymentRequiredError(
-            f"Your plan's credits are used up ({workflow.credits_used} of {workflow.credits_limit}); "
-            "no new runs start until the limit is raised."
         )
     trigger_json = repository.as_json(trigger_data)
     if len(trigger_json.encode()) > MAX_TRIGGER_DATA_BYTES:
@@ -114,6 +127,15 @@ async def _start(
 
     reused, cursor = _reusable_results(plan, resume_from) if resume_from is not None else ([], 0)
     execution_id = uuid.uuid4()
+    # Before anything is written: the run holds the most it may use, or does not start.
+    await credits.reserve(
+        connection,
+        user_id=workflow.user_id,
+        reservation_id=execution_id,
+        credits=run_credits(plan[cursor:]),
+        purpose="execution",
+        what="this run",
+    )
     inserted = await repository.insert_execution(
         connection,
         execution_id=execution_id,
@@ -130,6 +152,7 @@ async def _start(
     )
     if not inserted:
         assert dedupe_key is not None
+        await credits.settle(connection, user_id=workflow.user_id, reservation_id=execution_id, used=0)
         existing = await repository.execution_by_dedupe_key(connection, workflow.id, dedupe_key)
         assert existing is not None, "a conflicting dedupe key names an existing execution"
         return existing

@@ -42,6 +42,7 @@ from pgqueuer.types import QueueManagerId
 from autofy.chat.jobs import EMBED_CHAT_MESSAGES, run_embedding_job
 from autofy.config import Settings
 from autofy.connectors.catalog import catalog
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.outbound import OutboundPolicy
 from autofy.db.engine import Database, database_unavailable
 from autofy.engine import queue, repository
@@ -50,6 +51,8 @@ from autofy.engine.config import EngineConfig
 from autofy.engine.connections import ServicePool
 from autofy.engine.queue import RUN_EXECUTION, ExecutionJob
 from autofy.engine.runner import ExecutionRunner, RunState, Superseded
+from autofy.notifications.jobs import EMAIL_CONCURRENCY, SEND_NOTIFICATION_EMAIL, NotificationEmails
+from autofy.notifications.mail import Mailer
 from autofy.observability.logs import execution_id as execution_id_context
 from autofy.security.crypto import CredentialCipher
 
@@ -76,14 +79,21 @@ async def run_workers(
     runner = ExecutionRunner(pool, invoker, CredentialCipher.from_settings(settings), config)
     # Chat embeddings are queued by turns and run here, as their user (RLS), on a small pool.
     chat_database = Database(database_url, pool_size=2)
+    # Their embedding clients, built once per integration and reused across jobs.
+    model_clients = ModelClients()
+    # Notification emails too (as the service), on the same small pool: never a run's connection.
+    emails = NotificationEmails(chat_database, Mailer.from_settings(settings), settings.external_url)
     sweeping = asyncio.create_task(_sweep_orphans(pool, config, stop_event))
     try:
-        await QueueWorker(database_url, runner, config, chat_database, policy).run(stop_event)
+        await QueueWorker(database_url, runner, config, chat_database, policy, model_clients, emails).run(
+            stop_event
+        )
     finally:
         sweeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeping
         await pool.close()
+        await model_clients.aclose()
         await chat_database.dispose()
         await invoker.aclose()
 
@@ -98,12 +108,16 @@ class QueueWorker:
         config: EngineConfig,
         chat_database: Database,
         policy: OutboundPolicy,
+        model_clients: ModelClients,
+        emails: NotificationEmails,
     ) -> None:
         self.database_url = database_url
         self.runner = runner
         self.config = config
         self.chat_database = chat_database
         self.policy = policy
+        self.model_clients = model_clients
+        self.emails = emails
         self.worker_id = uuid.uuid4()
         # pgqueuer ids of the jobs whose task runs in this process, whichever connection took them.
         self.running_jobs: set[int] = set()
@@ -158,7 +172,15 @@ class QueueWorker:
 
         @manager.entrypoint(EMBED_CHAT_MESSAGES)
         async def embed_chat_messages(job: Job) -> None:
-            await run_embedding_job(self.chat_database, self.runner.cipher, self.policy, job.payload)
+            await run_embedding_job(
+                self.chat_database, self.runner.cipher, self.policy, self.model_clients, job.payload
+            )
+
+        # At most EMAIL_CONCURRENCY email jobs picked at once over all workers (pgqueuer enforces it
+        # in the dequeue): a slow or unreachable mail server can hold no more of the runs' slots.
+        @manager.entrypoint(SEND_NOTIFICATION_EMAIL, concurrency_limit=EMAIL_CONCURRENCY)
+        async def send_notification_email(job: Job) -> None:
+            await self.emails.run(job)
 
         batch_size = max(1, min(self.config.batch_size, self.config.concurrency // 2))
         running = asyncio.create_task(

@@ -50,8 +50,10 @@ async def list_executions(
     limit: int,
     offset: int,
     cursor: pagination.Cursor | None,
+    count_limit: int | None = None,
 ) -> tuple[list[RowMapping], int]:
-    """One page of executions, newest first, and how many match the filters."""
+    """One page of executions, newest first, and how many match the filters (at most
+    `count_limit`, when given)."""
     conditions = []
     if filters.status is not None:
         conditions.append(_executions.execution_status == filters.status)
@@ -61,7 +63,8 @@ async def list_executions(
         conditions.append(_executions.started_at >= filters.started_after)
     if filters.started_before is not None:
         conditions.append(_executions.started_at < filters.started_before)
-    total = await session.scalar(select(func.count()).select_from(workflow_executions).where(*conditions))
+    matching = select(_executions.id).where(*conditions).limit(count_limit)
+    total = await session.scalar(select(func.count()).select_from(matching.subquery()))
     query = pagination.one_page(
         _with_workflow_name().where(*conditions),
         _executions.started_at,

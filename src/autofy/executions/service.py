@@ -36,7 +36,10 @@ async def list_executions(
     limit: int,
     offset: int = 0,
     cursor: str | None = None,
+    count_limit: int | None = None,
 ) -> Page[ExecutionSummary]:
+    """A page of executions matching `filters`, newest first. `total` counts them all, or at most
+    `count_limit`: counting a history of 100,000 runs costs more than the rest of a page view."""
     if (
         filters.started_after is not None
         and filters.started_before is not None
@@ -51,7 +54,7 @@ async def list_executions(
     )
     # One row more than the page tells whether a next page exists.
     rows, total = await repository.list_executions(
-        session, filters, limit=limit + 1, offset=offset, cursor=position
+        session, filters, limit=limit + 1, offset=offset, cursor=position, count_limit=count_limit
     )
     items = [ExecutionSummary.model_validate(dict(row)) for row in rows[:limit]]
     next_cursor = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
 
 from autofy.auth.dependencies import Principal, RequestMeta, UserSession, require
 from autofy.config import Settings
@@ -20,6 +21,7 @@ from autofy.integrations.schemas import (
     IntegrationTemplate,
     IntegrationTestResult,
     IntegrationUpdate,
+    IntegrationUse,
     OAuthAuthorization,
 )
 from autofy.security.crypto import CredentialCipher
@@ -97,6 +99,7 @@ async def gmail_oauth_authorize(
     responses=error_responses(400, 404, 409),
 )
 async def gmail_oauth_callback(
+    request: Request,
     database: Annotated[Database, Depends(get_database)],
     settings: AppSettings,
     cipher: Cipher,
@@ -105,24 +108,55 @@ async def gmail_oauth_callback(
     state: Annotated[str, Query(max_length=4000)],
     code: Annotated[str | None, Query(max_length=4000)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
-) -> Integration:
-    """Where Google sends the browser back. The signed `state` names the user, so no token is needed."""
-    oauth_state = service.read_state(_jwt_secret(settings), state)
+) -> Integration | Response:
+    """Where Google sends the browser back. The signed `state` names the user, so no token is needed.
+
+    A browser's page request (`Accept: text/html`) is sent on to the integrations page with the
+    result (`?gmail=connected|failed|denied|invalid`); other clients get the integration as JSON.
+    """
+    to_page = "text/html" in request.headers.get("accept", "")
+    try:
+        oauth_state = service.read_state(_jwt_secret(settings), state)
+    except service.OAuthFailed:
+        if to_page:
+            return _integrations_page("invalid")
+        raise
     if error is not None or not code:
+        if to_page:
+            return _integrations_page("denied", oauth_state.integration_id)
         raise service.OAuthFailed(f"Google did not grant access ({error or 'no code'}); connect Gmail again.")
     # This route is the edge: the block commits, so a refused exchange stays recorded.
     async with database.user_session(user_claims(oauth_state.user_id)) as session:
         outcome = await service.complete_gmail_oauth(
             session, cipher, policy, oauth_state, code=code, public_url=settings.external_url, meta=meta
         )
+    if to_page:
+        return _integrations_page("failed" if outcome.failure else "connected", oauth_state.integration_id)
     if outcome.failure is not None:
         raise service.OAuthFailed(f"Connecting Gmail failed: {outcome.failure}")
     return outcome.integration
 
 
+def _integrations_page(result: str, integration_id: uuid.UUID | None = None) -> Response:
+    anchor = f"#integration-{integration_id}" if integration_id else ""
+    return RedirectResponse(f"/integrations?gmail={result}{anchor}", status_code=status.HTTP_303_SEE_OTHER)
+
+
 @router.get("/integrations/{integration_id}", response_model=Integration, responses=error_responses(404))
 async def get_integration(integration_id: uuid.UUID, principal: Reader, session: UserSession) -> Integration:
     return await service.get_integration(session, integration_id)
+
+
+@router.get(
+    "/integrations/{integration_id}/workflows",
+    response_model=list[IntegrationUse],
+    responses=error_responses(404),
+)
+async def list_integration_workflows(
+    integration_id: uuid.UUID, principal: Reader, session: UserSession
+) -> list[IntegrationUse]:
+    """The workflows whose steps use this integration: they cannot run once it is deleted."""
+    return await service.workflows_using(session, integration_id)
 
 
 @router.patch("/integrations/{integration_id}", response_model=Integration, responses=error_responses(404))

@@ -100,6 +100,14 @@ class Integration(BaseModel):
     updated_at: datetime
 
 
+class IntegrationUse(BaseModel):
+    """A workflow whose steps use the integration: removing the integration stops it from running."""
+
+    workflow_id: uuid.UUID
+    name: str
+    status: str
+
+
 class IntegrationTestResult(BaseModel):
     ok: bool = Field(description="The service accepted the credentials.")
     reached: bool = Field(

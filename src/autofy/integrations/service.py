@@ -54,9 +54,11 @@ from autofy.integrations.schemas import (
     IntegrationTemplate,
     IntegrationTestResult,
     IntegrationUpdate,
+    IntegrationUse,
     OAuthAuthorization,
 )
 from autofy.security.crypto import CredentialCipher, CredentialDecryptionError
+from autofy.workflows import repository as workflows_repository
 
 CONNECTION_TEST_TIMEOUT_SECONDS = 60.0
 OAUTH_STATE_TTL = timedelta(minutes=10)
@@ -122,6 +124,13 @@ async def list_integrations(session: AsyncSession) -> list[Integration]:
 
 async def get_integration(session: AsyncSession, integration_id: uuid.UUID) -> Integration:
     return _integration(await _load(session, integration_id))
+
+
+async def workflows_using(session: AsyncSession, integration_id: uuid.UUID) -> list[IntegrationUse]:
+    """The caller's workflows that use the integration (and would fail without it), by name."""
+    current = await _load(session, integration_id)
+    rows = await workflows_repository.workflows_using(session, current["service_name"], integration_id)
+    return [IntegrationUse(workflow_id=row["id"], name=row["name"], status=row["status"]) for row in rows]
 
 
 async def list_templates(session: AsyncSession) -> list[IntegrationTemplate]:

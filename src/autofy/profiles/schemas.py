@@ -29,8 +29,11 @@ class Profile(BaseModel):
     avatar_url: str | None
     timezone: str | None
     plan_type: str | None
-    credits_used: int | None
-    credits_limit: int | None
+    credits_used: int | None = Field(
+        description="Credits charged in the current period; GET /api/v1/usage shows the period, "
+        "what runs in progress hold and what remains."
+    )
+    credits_limit: int | None = Field(description="The plan's credits per period (a calendar month, UTC).")
     onboarding_completed: bool | None
     created_at: datetime
     updated_at: datetime
@@ -57,6 +60,25 @@ class ProfileUpdate(BaseModel):
         if timezone not in iana_timezones():
             raise ValueError("Not an IANA time zone name (such as `UTC` or `Europe/Paris`).")
         return timezone
+
+
+NOTIFICATIONS_KEY = "notifications"
+
+
+class NotificationSettings(BaseModel):
+    """The `notifications` preference: for each event, whether to tell the user in the app and by
+    email. The seed's `email_on_failure`, extended with the same `<channel>_on_<event>` names; a
+    missing key means its default. (The seed's `email_on_success` is kept but means nothing: runs
+    that complete notify nobody, as in Zapier and n8n.)"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    in_app_on_failure: bool = Field(default=True, description="A run failed.")
+    email_on_failure: bool = True
+    in_app_on_integration_error: bool = Field(default=True, description="An integration stopped working.")
+    email_on_integration_error: bool = True
+    in_app_on_credits_low: bool = Field(default=True, description="Credits are nearly used up.")
+    email_on_credits_low: bool = True
 
 
 class Preference(BaseModel):

@@ -12,7 +12,13 @@ from autofy.audit.schemas import RequestInfo
 from autofy.auth.schemas import Principal
 from autofy.errors import NotFoundError
 from autofy.profiles import repository
-from autofy.profiles.schemas import Preference, Profile, ProfileUpdate
+from autofy.profiles.schemas import (
+    NOTIFICATIONS_KEY,
+    NotificationSettings,
+    Preference,
+    Profile,
+    ProfileUpdate,
+)
 
 
 async def get_profile(session: AsyncSession, principal: Principal) -> Profile:
@@ -83,3 +89,19 @@ async def delete_preference(
         details={"key": key},
         meta=meta,
     )
+
+
+async def notification_settings(session: AsyncSession) -> NotificationSettings:
+    """What the user wants to be told, and how: the defaults for whatever the preference does not
+    say (or says with something other than true/false, as `PUT /preferences/notifications` allows)."""
+    row = await repository.get_preference(session, NOTIFICATIONS_KEY)
+    stored = row.value if row is not None and isinstance(row.value, dict) else {}
+    known = NotificationSettings.model_fields
+    return NotificationSettings(**{k: v for k, v in stored.items() if k in known and isinstance(v, bool)})
+
+
+async def set_notification_settings(
+    session: AsyncSession, principal: Principal, settings: NotificationSettings, *, meta: RequestInfo
+) -> NotificationSettings:
+    await set_preference(session, principal, NOTIFICATIONS_KEY, settings.model_dump(), meta=meta)
+    return settings

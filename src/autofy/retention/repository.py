@@ -28,7 +28,7 @@ _DELETE_EXECUTIONS_BATCH = text(
 )
 
 # Tables pruned by age alone, and the timestamp column that dates their rows.
-AGED_TABLES = {"audit_logs": "created_at", "system_status": "checked_at"}
+AGED_TABLES = {"audit_logs": "created_at", "system_status": "checked_at", "notifications": "created_at"}
 
 
 def _delete_older_than(table: str) -> TextClause:

@@ -26,6 +26,7 @@ class RetentionPolicy:
     audit_days: int
     status_days: int
     batch_size: int
+    notification_days: int = 90
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
@@ -35,6 +36,7 @@ class RetentionPolicy:
             enterprise_days=settings.retention_days_enterprise,
             audit_days=settings.audit_retention_days,
             status_days=settings.status_retention_days,
+            notification_days=settings.notification_retention_days,
             batch_size=settings.prune_batch_size,
         )
 
@@ -44,6 +46,7 @@ class PruneResult:
     executions: int
     audit_logs: int
     status_checks: int
+    notifications: int
 
 
 async def _in_batches(
@@ -84,7 +87,11 @@ async def prune(
         enterprise_days=policy.enterprise_days,
     )
     aged: dict[str, int] = {}
-    for table, days in (("audit_logs", policy.audit_days), ("system_status", policy.status_days)):
+    for table, days in (
+        ("audit_logs", policy.audit_days),
+        ("system_status", policy.status_days),
+        ("notifications", policy.notification_days),
+    ):
         aged[table] = await _in_batches(
             database,
             repository.delete_aged_rows,
@@ -95,5 +102,8 @@ async def prune(
             days=days,
         )
     return PruneResult(
-        executions=executions, audit_logs=aged["audit_logs"], status_checks=aged["system_status"]
+        executions=executions,
+        audit_logs=aged["audit_logs"],
+        status_checks=aged["system_status"],
+        notifications=aged["notifications"],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import RowMapping, Text, func, or_, select, type_coerce, update
+from sqlalchemy import RowMapping, ScalarResult, Text, func, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +59,13 @@ async def list_templates(
         .offset(offset)
     )
     return list(result.mappings().all()), int(total or 0)
+
+
+async def list_categories(session: AsyncSession) -> list[str]:
+    categories: ScalarResult[str] = await session.scalars(
+        select(_templates.category).distinct().order_by(_templates.category)
+    )
+    return list(categories)
 
 
 async def get_template(session: AsyncSession, template_id: uuid.UUID) -> RowMapping | None:

@@ -74,6 +74,11 @@ async def list_templates(
     )
 
 
+async def list_categories(session: AsyncSession) -> list[str]:
+    """The categories templates are filed under, alphabetically (the gallery's filter)."""
+    return await repository.list_categories(session)
+
+
 async def _load(session: AsyncSession, template_id: uuid.UUID) -> RowMapping:
     row = await repository.get_template(session, template_id)
     if row is None:

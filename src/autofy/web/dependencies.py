@@ -23,6 +23,7 @@ from autofy.auth.dependencies import AppSettings, Principal, user_transaction
 from autofy.db.engine import Database
 from autofy.dependencies import get_database
 from autofy.errors import DomainError, NotFoundError
+from autofy.notifications import service as notifications_service
 from autofy.profiles import service as profiles_service
 from autofy.web.rendering import THEMES, Theme, Viewer
 from autofy.web.security import read_session_cookie
@@ -70,13 +71,15 @@ async def _theme(session: AsyncSession) -> Theme:
     return next((theme for theme in THEMES if theme == preference.value), "system")
 
 
-async def get_signed_in(
-    principal: PagePrincipal, session: PageSession, database: Annotated[Database, Depends(get_database)]
-) -> SignedIn:
-    # Service role: auth.users is not readable by users; the query names the caller's own id.
-    async with database.service_session() as service_session:
-        user = await auth_service.current_user(service_session, principal)
-    viewer = Viewer(email=user.email, full_name=user.full_name, theme=await _theme(session))
+async def get_signed_in(principal: PagePrincipal, session: PageSession) -> SignedIn:
+    # The profile, not auth.users' sign-up metadata: the name the user set on the Account page.
+    profile = await profiles_service.get_profile(session, principal)
+    viewer = Viewer(
+        email=profile.email,
+        full_name=profile.full_name,
+        theme=await _theme(session),
+        unread_notifications=await notifications_service.count_unread(session),
+    )
     return SignedIn(principal=principal, viewer=viewer)
 
 

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse
 from autofy import __version__
 from autofy.config import Settings
 from autofy.web.assets import static_url
+from autofy.web.markdown import render_markdown
 from autofy.web.security import CSRF_FIELD, csrf_token, remember_csrf_seed
 
 Theme = Literal["light", "dark", "system"]
@@ -27,6 +28,7 @@ class Viewer:
     email: str | None
     full_name: str | None
     theme: Theme
+    unread_notifications: int = 0  # the bell's count
 
     @property
     def display_name(self) -> str:
@@ -47,6 +49,7 @@ environment = Environment(
 )
 environment.globals.update(static_url=static_url, version=__version__, csrf_field_name=CSRF_FIELD)
 environment.filters["when"] = _when
+environment.filters["markdown"] = render_markdown
 
 
 def render(

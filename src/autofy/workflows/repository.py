@@ -7,7 +7,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, Text, case, delete, func, insert, literal, select, type_coerce, update
+from sqlalchemy import (
+    RowMapping,
+    ScalarResult,
+    Text,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,7 +101,13 @@ async def list_workflows(
     if filters.tag is not None:
         conditions.append(type_coerce(workflows.c.tags, postgresql.ARRAY(Text)).contains([filters.tag]))
     if filters.search:
-        conditions.append(workflows.c.name.ilike(f"%{escape_like(filters.search)}%", escape="\\"))
+        pattern = f"%{escape_like(filters.search)}%"
+        conditions.append(
+            or_(
+                workflows.c.name.ilike(pattern, escape="\\"),
+                workflows.c.description.ilike(pattern, escape="\\"),
+            )
+        )
     total = await session.scalar(select(func.count()).select_from(workflows).where(*conditions))
     query = pagination.one_page(
         select(workflows).where(*conditions),
@@ -101,6 +120,38 @@ async def list_workflows(
     )
     result = await session.execute(query)
     return list(result.mappings().all()), int(total or 0)
+
+
+async def list_tags(session: AsyncSession) -> list[str]:
+    """Every tag on the caller's workflows, in alphabetical order."""
+    tag = func.unnest(workflows.c.tags).label("tag")
+    tags: ScalarResult[str] = await session.scalars(select(tag).distinct().order_by(tag))
+    return [str(name) for name in tags]
+
+
+async def workflows_using(
+    session: AsyncSession, service_name: str, integration_id: uuid.UUID
+) -> list[RowMapping]:
+    """The caller's workflows with a step of `service_name`, or a step naming the integration by
+    `configuration.integration_id` (HTTP credentials), by name."""
+    uses = or_(
+        workflow_steps.c.service_name == service_name,
+        workflow_steps.c.configuration["integration_id"].astext == str(integration_id),
+    )
+    result = await session.execute(
+        select(workflows.c.id, workflows.c.name, workflows.c.status)
+        .where(workflows.c.id.in_(select(workflow_steps.c.workflow_id).where(uses)))
+        .order_by(workflows.c.name, workflows.c.id)
+    )
+    return list(result.mappings().all())
+
+
+async def workflow_names(session: AsyncSession, *, limit: int) -> list[tuple[uuid.UUID, str]]:
+    """The caller's workflows' ids and names, by name: what a menu of workflows needs, no more."""
+    result = await session.execute(
+        select(workflows.c.id, workflows.c.name).order_by(workflows.c.name, workflows.c.id).limit(limit)
+    )
+    return [(row.id, row.name) for row in result]
 
 
 def escape_like(text: str) -> str:

@@ -65,7 +65,9 @@ async def list_workflows(
     session: UserSession,
     status_filter: Annotated[WorkflowStatus | None, Query(alias="status")] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
-    search: Annotated[str | None, Query(max_length=200, description="Part of the name, any case.")] = None,
+    search: Annotated[
+        str | None, Query(max_length=200, description="Part of the name or description, any case.")
+    ] = None,
     sort: WorkflowSortField = "created_at",
     order: Literal["asc", "desc"] = "desc",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,

@@ -198,6 +198,11 @@ async def list_workflows(
     )
 
 
+async def list_tags(session: AsyncSession) -> list[str]:
+    """Every tag the caller's workflows carry, for a tag filter."""
+    return await repository.list_tags(session)
+
+
 # --- saving -------------------------------------------------------------------------------------
 
 
@@ -218,6 +223,12 @@ def _step_values(step: StepFields | Step) -> dict[str, Any]:
 def _step_mappings(steps: Sequence[StepFields | Step]) -> list[dict[str, Any]]:
     """Steps in run order as the validator reads them, numbered from 1 as they are saved."""
     return [{**_step_values(step), "step_order": order} for order, step in enumerate(steps, start=1)]
+
+
+async def list_workflow_names(session: AsyncSession, *, limit: int = 1000) -> list[tuple[uuid.UUID, str]]:
+    """Your workflows' (id, name), by name, at most `limit`: for a menu (a filter, a picker);
+    reading whole workflows for it costs twenty times as much with a thousand of them."""
+    return await repository.workflow_names(session, limit=limit)
 
 
 async def _own_integrations(session: AsyncSession) -> list[RowMapping]:
@@ -376,6 +387,71 @@ async def duplicate_workflow(
         source="duplicate",
         audit_details={"copied_from": str(workflow_id)},
     )
+
+
+async def replace_workflow(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    document: WorkflowDocument,
+    step_ids: Sequence[uuid.UUID | None],
+    *,
+    meta: RequestInfo | None = None,
+    hooks: Sequence[StatusHook] = (),
+) -> Workflow:
+    """Make the workflow `document` in one change (the web builder's Save): its name, trigger and
+    tags, and its steps in run order. `step_ids[i]` is the existing step the i-th step replaces
+    (keeping its id and history), None for a new one; existing steps not named are deleted.
+
+    The whole document is checked before anything is written, so an active workflow moves from
+    one runnable state to the next with no half-edited state in between.
+    """
+    workflow = await _load(session, workflow_id, lock=True)
+    steps = document.ordered_steps()
+    if len(step_ids) != len(steps):
+        raise ValueError("step_ids must have one entry per step")
+    current = {step.id for step in workflow.steps}
+    for step_id in step_ids:
+        if step_id is not None and step_id not in current:
+            raise StepNotFound(step_id)
+    problems = await document_problems(session, document.trigger_type, document.trigger_config, steps)
+    _require_savable(problems)
+    if workflow.status == "active":
+        blocking = [problem for problem in problems if problem.blocks_activation]
+        if blocking:
+            raise WorkflowInvalid(
+                "The change would leave this active workflow unable to run.", problem_details(blocking)
+            )
+    kept = {step_id for step_id in step_ids if step_id is not None}
+    for old in workflow.steps:
+        if old.id not in kept:
+            await repository.delete_step(session, old.id)
+    await repository.renumber_steps(
+        session,
+        workflow_id,
+        {step_id: order for order, step_id in enumerate(step_ids, start=1) if step_id is not None},
+    )
+    for order, (step_id, new) in enumerate(zip(step_ids, steps, strict=True), start=1):
+        if step_id is None:
+            await repository.insert_step(session, workflow_id, order, _step_values(new))
+        else:
+            await repository.update_step(session, step_id, _step_values(new))
+    await repository.update_workflow(
+        session,
+        workflow_id,
+        document.model_dump(include={"name", "description", "trigger_type", "trigger_config", "tags"}),
+    )
+    saved = await _checked_after_change(session, user_id, workflow_id, hooks)
+    await audit.record(
+        session,
+        user_id=user_id,
+        action="workflow.update",
+        resource_type="workflow",
+        resource_id=workflow_id,
+        details={"source": "builder", "steps": len(steps)},
+        meta=meta,
+    )
+    return saved
 
 
 # --- steps --------------------------------------------------------------------------------------

@@ -9,12 +9,15 @@ anthropic SDKs get an httpx2 client on the guard (`sdk_http_client`), google-gen
 its transport, so a base URL, and every redirect its server answers with, is checked and pinned
 like any other outbound request. Each model gets its own connection pool, closed by
 `close_chat_model` (or on leaving `opened_chat_model`) on the event loop that used it.
+`reused_chat_model` takes the model from a `ModelClients` cache instead: built once per
+integration, model and settings, rebuilt when the integration's credentials change.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +29,7 @@ from langchain_google_genai import ChatGoogleGenerativeAI
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr, SecretStr
 
+from autofy.connectors.llm.clients import ModelClients, fingerprint
 from autofy.connectors.llm.providers import (
     GEMINI_API_VERSION,
     OPENROUTER,
@@ -162,3 +166,33 @@ async def close_chat_model(llm: BaseChatModel) -> None:
         await llm.aclose()
     elif isinstance(llm, ChatOpenAI) and llm.root_async_client is not None:
         await llm.root_async_client.close()
+
+
+def reused_chat_model(
+    clients: ModelClients,
+    integration_id: uuid.UUID,
+    service_name: str,
+    credentials: Mapping[str, Any],
+    configuration: Mapping[str, Any],
+    *,
+    policy: OutboundPolicy,
+    model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> AbstractAsyncContextManager[BaseChatModel]:
+    """`chat_model` for the integration `integration_id`, from `clients`: reused while the
+    integration's credentials and configuration stay the same, rebuilt when they change."""
+    return clients.lease(
+        ("chat", integration_id, service_name, model, temperature, max_tokens, policy),
+        fingerprint(credentials, configuration),
+        lambda: chat_model(
+            service_name,
+            credentials,
+            configuration,
+            policy=policy,
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        ),
+        close_chat_model,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -29,16 +30,21 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
-def _field_errors(error: ValidationError) -> dict[str, str]:
-    messages = {"email": "Enter an email address like name@example.com."}
+_EMAIL_MESSAGE = {"email": "Enter an email address like name@example.com."}
+
+
+def field_errors(error: ValidationError, messages: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each invalid field's message: `messages` puts one in plainer words, else the validator's own."""
     return {
-        str(problem["loc"][0]): messages.get(str(problem["loc"][0]), problem["msg"])
+        str(problem["loc"][0]): (messages or {}).get(
+            str(problem["loc"][0]), problem["msg"].removeprefix("Value error, ")
+        )
         for problem in error.errors()
         if problem["loc"]
     }
 
 
-def _domain_errors(error: DomainError) -> tuple[dict[str, str], str | None]:
+def domain_errors(error: DomainError) -> tuple[dict[str, str], str | None]:
     """Field messages from the error's details; its message when no field is named."""
     fields: dict[str, str] = {}
     for detail in error.details:
@@ -62,6 +68,7 @@ def _form(
     values: dict[str, Any],
     field_errors: dict[str, str] | None = None,
     message: str | None = None,
+    notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
     settings: Settings = request.app.state.settings
@@ -69,14 +76,26 @@ def _form(
         "values": values,
         "errors": field_errors or {},
         "message": message,
+        "notice": notice,
         "password_min_length": settings.password_min_length,
     }
     return render(request, template, context, status_code=status_code)
 
 
+# Why the browser was sent to the sign-in page, when it was not to sign in for the first time.
+_SIGNED_OUT = {
+    "everywhere": "You are signed out on every browser and device. Sign in again to continue here."
+}
+
+
 @router.get("/signin")
-async def sign_in_page(request: Request, next: str = "/") -> Response:
-    return _form(request, "account/signin.html", values={"email": "", "next": safe_next(next)})
+async def sign_in_page(request: Request, next: str = "/", signed_out: str = "") -> Response:
+    return _form(
+        request,
+        "account/signin.html",
+        values={"email": "", "next": safe_next(next)},
+        notice=_SIGNED_OUT.get(signed_out),
+    )
 
 
 @router.post("/signin")
@@ -94,7 +113,11 @@ async def sign_in(
         credentials = SignInRequest(email=email, password=password)
     except ValidationError as error:
         return _form(
-            request, "account/signin.html", values=values, field_errors=_field_errors(error), status_code=422
+            request,
+            "account/signin.html",
+            values=values,
+            field_errors=field_errors(error, _EMAIL_MESSAGE),
+            status_code=422,
         )
     try:
         user, session_id = await auth_service.open_session(session, credentials, settings=settings, meta=meta)
@@ -126,19 +149,23 @@ async def sign_up(
         account = SignUpRequest(email=email, password=password, full_name=full_name.strip() or None)
     except ValidationError as error:
         return _form(
-            request, "account/signup.html", values=values, field_errors=_field_errors(error), status_code=422
+            request,
+            "account/signup.html",
+            values=values,
+            field_errors=field_errors(error, _EMAIL_MESSAGE),
+            status_code=422,
         )
     try:
         user, session_id = await auth_service.open_session_for_new_account(
             session, account, settings=settings, meta=meta
         )
     except DomainError as error:  # a weak password, an email already registered
-        field_errors, message = _domain_errors(error)
+        problems, message = domain_errors(error)
         return _form(
             request,
             "account/signup.html",
             values=values,
-            field_errors=field_errors,
+            field_errors=problems,
             message=message,
             status_code=error.status_code,
         )

@@ -46,6 +46,8 @@ class LLMAction(Action[ModelInputT, OutputT]):
     """An action run the same way for every LLM provider, parametrized by `provider`."""
 
     base_input_model: ClassVar[type[ModelInput]]
+    # 20,000 tokens (prompt and answer) at 1 credit per started 1,000.
+    max_usage_credits = 20
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider

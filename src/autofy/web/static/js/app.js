@@ -12,3 +12,17 @@ document.addEventListener("click", function (event) {
     window.setTimeout(function () { button.textContent = label; }, 1500);
   });
 });
+
+// The account menu (<details class="user-menu">) closes on Escape and on a click elsewhere.
+document.addEventListener("click", function (event) {
+  document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
+    if (!menu.contains(event.target)) menu.open = false;
+  });
+});
+document.addEventListener("keydown", function (event) {
+  var menu = document.querySelector("details.user-menu[open]");
+  if (event.key === "Escape" && menu) {
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+});

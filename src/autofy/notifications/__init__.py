@@ -1,0 +1,1 @@
+"""Notifications: a failed run, an integration in error, credits nearly used up; in the app and by email."""
