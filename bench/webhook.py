@@ -63,6 +63,9 @@ class Phase:
     name: str
     samples: list[Sample] = field(default_factory=list)
     errors: int = 0
+    refused: int = 0  # 503: overloaded, answered at once
+    # The load generator's own CPU (this process, httpx): it shares the two cores with the server.
+    generator_cpu_seconds: float | None = None
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -123,6 +126,9 @@ async def fire(client: httpx.AsyncClient, url: str, n: int, phase: Phase) -> Non
     except httpx.HTTPError:
         phase.errors += 1
         return
+    if response.status_code == 503:
+        phase.refused += 1
+        return
     if response.status_code != 202:
         phase.errors += 1
         return
@@ -146,7 +152,9 @@ async def saturate(url: str, total: int, concurrency: int) -> Phase:
 
 
 async def steady(url: str, rate: float, seconds: float) -> Phase:
+    """Open loop: a request every 1/rate s whatever the answers do (up to 200 connections)."""
     phase = Phase(f"steady {rate:g}/s")
+    cpu_before = time.process_time()
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200), timeout=60) as client:
         began = time.monotonic()
         tasks = []
@@ -156,6 +164,7 @@ async def steady(url: str, rate: float, seconds: float) -> Phase:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(fire(client, url, n, phase)))
         await asyncio.gather(*tasks)
+    phase.generator_cpu_seconds = time.process_time() - cpu_before
     return phase
 
 
@@ -194,8 +203,12 @@ def summarize(phase: Phase, done: dict[uuid.UUID, tuple[str, float | None]]) -> 
         statuses[status] = statuses.get(status, 0) + 1
     return {
         "phase": phase.name,
-        "requests": len(phase.samples) + phase.errors,
+        "requests": len(phase.samples) + phase.errors + phase.refused,
         "errors": phase.errors,
+        "refused_503": phase.refused,
+        "generator_cpu_seconds": round(phase.generator_cpu_seconds, 1)
+        if phase.generator_cpu_seconds is not None
+        else None,
         "statuses": statuses,
         "completed_per_second": round(len(completed) / (max(completed) - first_sent), 1) if completed else 0,
         "ack_ms_p50": round(statistics.median(acks), 1),

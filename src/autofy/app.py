@@ -30,6 +30,7 @@ from autofy.profiles.router import router as profiles_router
 from autofy.security.crypto import CredentialCipher
 from autofy.status.router import router as status_router
 from autofy.templates.router import router as templates_router
+from autofy.triggers.admission import WebhookAdmission, WebhookAdmissionMiddleware, backlog_watched
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.router import hooks_router
 from autofy.triggers.router import router as triggers_router
@@ -78,7 +79,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         # The assistant's and the search's LLM clients, reused across requests on this loop.
         app.state.model_clients = ModelClients()
         try:
-            yield
+            async with backlog_watched(app.state.webhook_admission, database):
+                yield
         finally:
             await app.state.model_clients.aclose()
             await app.state.reservations_database.dispose()
@@ -102,6 +104,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    admission = WebhookAdmission(
+        max_in_flight=settings.webhook_max_in_flight, max_backlog=settings.webhook_max_backlog
+    )
+    app.state.webhook_admission = admission
     # Set when the server begins to stop: long-lived responses (the pages' live updates) end on it,
     # since the HTTP server waits for every open response before it lets the process exit.
     app.state.stopping = asyncio.Event()
@@ -122,4 +128,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, settings)
+    # Outermost of all: under overload most deliveries are refused, each at the least cost.
+    app.add_middleware(WebhookAdmissionMiddleware, admission=admission)
     return app

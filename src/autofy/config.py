@@ -118,6 +118,31 @@ class Settings(BaseSettings):
             "addresses (a local LLM server, say). Off, such requests are refused (SSRF guard)."
         ),
     )
+    serve_worker_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description=(
+            "Worker processes `autofy serve` starts beside the API, so that HTTP traffic never "
+            "takes the event loop the runs need. 0 runs the workers inside the API's process."
+        ),
+    )
+    webhook_max_in_flight: int = Field(
+        default=32,
+        ge=1,
+        description=(
+            "Webhook deliveries one API process works on at once; more get 503 with Retry-After "
+            "at once (nothing is recorded for them)."
+        ),
+    )
+    webhook_max_backlog: int = Field(
+        default=1000,
+        ge=1,
+        description=(
+            "Runs waiting for a worker past which webhook deliveries get 503 with Retry-After, "
+            "so Autofy never acknowledges more than its workers finish."
+        ),
+    )
     worker_concurrency: int = Field(
         default=20, ge=2, le=500, description="Engine jobs one worker process runs at once."
     )

@@ -112,6 +112,23 @@ class RateLimitedError(DomainError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class OverloadedError(DomainError):
+    """The server cannot take this request now without falling behind; nothing was recorded, and
+    the same request sent again after `Retry-After` seconds is welcome."""
+
+    status_code = 503
+    code = "overloaded"
+    default_message = "The server is busy; nothing was recorded. Send the request again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 # --- the error shape, as the OpenAPI document describes it ----------------------------------------
 
 
@@ -141,6 +158,7 @@ ERROR_DESCRIPTIONS: Mapping[int, str] = {
     422: "The request failed validation; `details` names each failing field.",
     429: "Too many requests; the Retry-After header says when to try again.",
     500: "An unexpected error; nothing about it is disclosed.",
+    503: "Busy (or the database is away): nothing was recorded; send it again after Retry-After seconds.",
 }
 
 

@@ -172,3 +172,41 @@ async def test_a_finished_execution_cannot_change_status(
                 .where(tables.workflow_executions.c.id == execution.id)
                 .values(execution_status="failed")
             )
+
+
+async def test_runs_finishing_together_add_up_to_the_same_totals(
+    database: Database, start_worker: StartWorker
+) -> None:
+    # A backlog drained by one worker: runs that end at the same time finish in one transaction.
+    user = await create_user(database)
+    workflows = [
+        await create_workflow(
+            database, user, steps=[set_fields({"a": 1}), format_text("run {{ trigger.n }}")], status="active"
+        )
+        for _ in range(2)
+    ]
+    runs = [await start(database, workflows[n % 2], {"n": n}) for n in range(40)]
+
+    async with start_worker():
+        finished = [await wait_finished(database, run) for run in runs]
+
+    assert {(row.execution_status, row.error_message) for row in finished} == {("completed", None)}
+    assert await _profile_credits(database, user.id) == sum(row.credits_used for row in finished) == 80
+    async with database.service_session() as session:
+        shared_commits = await session.scalar(
+            text("select count(*) - count(distinct xmin::text) from workflow_executions")
+        )
+        totals = {
+            row.id: row
+            for row in await session.execute(
+                select(tables.workflows).where(tables.workflows.c.id.in_([w.id for w in workflows]))
+            )
+        }
+    assert shared_commits > 0, "no two runs finished in the same transaction"
+    for workflow in workflows:
+        own = [row for row, run in zip(finished, runs, strict=True) if row.workflow_id == workflow.id]
+        total = totals[workflow.id]
+        assert (total.total_executions, total.successful_executions, total.failed_executions) == (20, 20, 0)
+        assert total.last_executed_at == max(row.completed_at for row in own)
+        mean = sum((row.duration for row in own), timedelta()) / len(own)
+        assert abs(total.average_duration - mean) < timedelta(milliseconds=1)

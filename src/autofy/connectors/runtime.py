@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from autofy.connectors.catalog import Catalog, UnknownAction, UnknownService
@@ -34,14 +35,19 @@ async def connector_context(
     configuration: Mapping[str, Any],
     policy: OutboundPolicy,
     save_credentials: SaveCredentials = discard_credentials,
+    http: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[ConnectorContext]:
     """A context for one call to `connector`, its HTTP client closed on exit.
 
     `credentials` are the integration's decrypted credentials (empty for built-in steps),
     `configuration` its non-secret configuration (`api_base`, `token_url` among it). Every request
-    goes through the outbound guard, whichever configuration field its URL came from.
+    goes through the outbound guard, whichever configuration field its URL came from. `http`: a
+    client the caller keeps (for actions that make no call, so none is built per call); it must
+    be an `outbound_client` too.
     """
-    async with outbound_client(policy) as http:
+    async with AsyncExitStack() as stack:
+        if http is None:
+            http = await stack.enter_async_context(outbound_client(policy))
         yield ConnectorContext(
             service_name=connector.service_name,
             credentials=credentials,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autofy.connectors.catalog import Catalog, UnknownService
-from autofy.connectors.outbound import OutboundPolicy
+from autofy.connectors.outbound import OutboundPolicy, outbound_client
 from autofy.connectors.runtime import connector_context, run_action
 from autofy.connectors.sdk import PermanentError, SaveCredentials
 
@@ -54,6 +54,13 @@ class ActionInvoker:
     def __init__(self, catalog: Catalog, policy: OutboundPolicy) -> None:
         self.catalog = catalog
         self.policy = policy
+        # Lent to instant steps, which make no HTTP call: building a client per step was the
+        # largest single cost of running one (docs/performance.md). Steps that do call get a
+        # client of their own, so no cookie or connection is ever shared between runs.
+        self.idle_http = outbound_client(policy)
+
+    async def aclose(self) -> None:
+        await self.idle_http.aclose()
 
     def requires_integration(self, service_name: str) -> bool:
         try:
@@ -86,6 +93,7 @@ class ActionInvoker:
             configuration=credentials.configuration if credentials else {},
             policy=self.policy,
             save_credentials=save_credentials,
+            http=self.idle_http if (service_name, action_name) in INSTANT_ACTIONS else None,
         ) as ctx:
             output = await run_action(self.catalog, service_name, action_name, configuration, ctx)
         action = self.catalog.action(service_name, action_name)

@@ -201,48 +201,66 @@ async def checkpoint(connection: Connection, token: Token, progress: Progress) -
     return bool(status == "UPDATE 1")
 
 
-# Finishing an execution and its bookkeeping, in one statement: the execution's final state, the
-# workflow's totals and running average, and the run's credit reservation settled on the owner's
-# profile (charged what it used, at most what it reserved; `public.settle_credits`). $2 = false skips
-# the compare-and-set (a cancel by the user applies whatever the worker is doing).
+# Finishing executions and their bookkeeping, in one statement for any number of them: each run's
+# final state, its workflow's totals and running average, and each run's credit reservation settled
+# on its owner's profile (charged what it used, at most what it reserved; `public.settle_credits`).
+# The runs come as one JSON array (`FinishingRun.as_record`); a run whose `checked` is false skips
+# the compare-and-set (a cancel by the user applies whatever the worker is doing). Totals are
+# added per workflow, so runs of one workflow finished together update its row once: a busy
+# workflow's row is not a lock every completion queues on.
 _FINISH = """
-with finished as (
+with runs as (
+  select * from jsonb_to_recordset($1::jsonb) as r(
+    id uuid, checked boolean, job_seq int, cursor_at int, status text, step_results jsonb,
+    completed_steps int, failed_steps int, credits_used int, metadata jsonb, error_message text,
+    error_step_id uuid, engine_cursor int)
+),
+finished as (
   update public.workflow_executions e
-  set execution_status = $5, completed_at = clock_timestamp(),
+  set execution_status = r.status, completed_at = clock_timestamp(),
       duration = clock_timestamp() - e.started_at,
-      step_results = coalesce($6::jsonb, e.step_results),
-      completed_steps = coalesce($7, e.completed_steps),
-      failed_steps = coalesce($8, e.failed_steps),
-      credits_used = coalesce($9, e.credits_used),
-      metadata = coalesce($10::jsonb, e.metadata),
-      error_message = $11, error_step_id = $12,
-      engine_cursor = coalesce($13, e.engine_cursor),
+      step_results = coalesce(r.step_results, e.step_results),
+      completed_steps = coalesce(r.completed_steps, e.completed_steps),
+      failed_steps = coalesce(r.failed_steps, e.failed_steps),
+      credits_used = coalesce(r.credits_used, e.credits_used),
+      metadata = coalesce(r.metadata, e.metadata),
+      error_message = r.error_message, error_step_id = r.error_step_id,
+      engine_cursor = coalesce(r.engine_cursor, e.engine_cursor),
       engine_job_seq = e.engine_job_seq + 1
-  where e.id = $1 and e.execution_status = 'running'
-    and (not $2 or (e.engine_job_seq = $3 and e.engine_cursor = $4))
-  returning e.id, e.workflow_id, e.user_id, e.execution_status, e.duration, e.credits_used,
-            e.completed_at
+  from runs r
+  where e.id = r.id and e.execution_status = 'running'
+    and (not r.checked or (e.engine_job_seq = r.job_seq and e.engine_cursor = r.cursor_at))
+  returning e.id, e.workflow_id, e.user_id, e.execution_status, e.duration, e.credits_used, e.completed_at
+),
+per_workflow as (
+  select workflow_id, count(*) as runs,
+         count(*) filter (where execution_status = 'completed') as succeeded,
+         count(*) filter (where execution_status = 'failed') as failed,
+         max(completed_at) as last_completed_at,
+         coalesce(sum(duration) filter (where execution_status <> 'cancelled'), interval '0') as timed,
+         count(*) filter (where execution_status <> 'cancelled') as timed_runs
+  from finished group by workflow_id
 ),
 totals as (
   update public.workflows w
-  set total_executions = coalesce(w.total_executions, 0) + 1,
-      successful_executions = coalesce(w.successful_executions, 0)
-        + (f.execution_status = 'completed')::int,
-      failed_executions = coalesce(w.failed_executions, 0) + (f.execution_status = 'failed')::int,
-      last_executed_at = f.completed_at,
+  set total_executions = coalesce(w.total_executions, 0) + f.runs,
+      successful_executions = coalesce(w.successful_executions, 0) + f.succeeded,
+      failed_executions = coalesce(w.failed_executions, 0) + f.failed,
+      last_executed_at = f.last_completed_at,
+      -- The running average over completed and failed runs (cancelled ones are not timed).
       average_duration = case
-        when f.execution_status = 'cancelled' then w.average_duration
+        when f.timed_runs = 0 then w.average_duration
         else coalesce(w.average_duration, interval '0')
-             + (f.duration - coalesce(w.average_duration, interval '0'))
-               / (coalesce(w.successful_executions, 0) + coalesce(w.failed_executions, 0) + 1)
+             + (f.timed - coalesce(w.average_duration, interval '0') * f.timed_runs)
+               / (coalesce(w.successful_executions, 0) + coalesce(w.failed_executions, 0) + f.timed_runs)
       end
-  from finished f
+  from per_workflow f
   where w.id = f.workflow_id
 ),
 settled as (
-  select public.settle_credits(f.user_id, f.id, f.credits_used) from finished f
+  select f.id, public.settle_credits(f.user_id, f.id, f.credits_used) from finished f
 )
-select count(*) from settled
+select id from settled
 """
 
 
@@ -254,28 +272,45 @@ class Outcome:
     error_step_id: uuid.UUID | None = None
 
 
+@dataclass(frozen=True)
+class FinishingRun:
+    """One run to finish: its outcome, and the token its writer holds (None: a user's cancel)."""
+
+    execution_id: uuid.UUID
+    token: Token | None
+    outcome: Outcome
+
+    def as_record(self) -> dict[str, Any]:
+        progress = self.outcome.progress
+        return {
+            "id": str(self.execution_id),
+            "checked": self.token is not None,
+            "job_seq": self.token.job_seq if self.token else 0,
+            "cursor_at": self.token.cursor if self.token else 0,
+            "status": self.outcome.status,
+            "step_results": for_history(progress.step_results) if progress else None,
+            "completed_steps": progress.completed_steps if progress else None,
+            "failed_steps": progress.failed_steps if progress else None,
+            "credits_used": progress.credits_used if progress else None,
+            "metadata": progress.metadata if progress else None,
+            "error_message": self.outcome.error_message,
+            "error_step_id": self.outcome.error_step_id,
+            "engine_cursor": progress.cursor if progress else None,
+        }
+
+
+async def finish_many(connection: Connection, runs: list[FinishingRun]) -> set[uuid.UUID]:
+    """Record the end of runs and their bookkeeping; the ids of those finished (the others had
+    already moved on)."""
+    rows = await connection.fetch(_FINISH, as_json([run.as_record() for run in runs]))
+    return {row["id"] for row in rows}
+
+
 async def finish(
     connection: Connection, token: Token | None, execution_id: uuid.UUID, outcome: Outcome
 ) -> bool:
     """Record the end of a run and its bookkeeping; False when the run had already moved on."""
-    progress = outcome.progress
-    finished = await connection.fetchval(
-        _FINISH,
-        execution_id,
-        token is not None,
-        token.job_seq if token else 0,
-        token.cursor if token else 0,
-        outcome.status,
-        as_json(for_history(progress.step_results)) if progress else None,
-        progress.completed_steps if progress else None,
-        progress.failed_steps if progress else None,
-        progress.credits_used if progress else None,
-        as_json(progress.metadata) if progress else None,
-        outcome.error_message,
-        outcome.error_step_id,
-        progress.cursor if progress else None,
-    )
-    return bool(finished)
+    return bool(await finish_many(connection, [FinishingRun(execution_id, token, outcome)]))
 
 
 # --- credentials ------------------------------------------------------------------------------

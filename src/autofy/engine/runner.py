@@ -29,9 +29,10 @@ from autofy.engine import queue, repository
 from autofy.engine.actions import ActionInvoker, Credentials, is_instant
 from autofy.engine.config import EngineConfig
 from autofy.engine.connections import ServicePool
+from autofy.engine.finishing import FinishingGroup
 from autofy.engine.queue import ExecutionJob
 from autofy.engine.records import MAX_STEP_OUTPUT_BYTES, StepResult, json_size
-from autofy.engine.repository import Connection, Outcome, Progress, Token
+from autofy.engine.repository import Connection, FinishingRun, Outcome, Progress, Token
 from autofy.engine.templating import TemplateError, render_off_loop
 from autofy.input_guard import MAX_STORED_DEPTH, UnstorableInput, check_storable
 from autofy.observability import metrics
@@ -146,6 +147,7 @@ class ExecutionRunner:
         self.invoker = invoker
         self.cipher = cipher
         self.config = config
+        self.finishing = FinishingGroup(pool)
 
     async def load(self, job: ExecutionJob) -> RunState | None:
         """The execution this job advances, or None when the job is superseded."""
@@ -406,10 +408,13 @@ class ExecutionRunner:
             await queue.enqueue(connection, ExecutionJob(state.execution_id, state.job_seq), delay=wait)
 
     async def _finish(self, state: RunState, outcome: Outcome) -> None:
-        async with self.pool.transaction() as connection:
+        async def save_integrations(connection: Connection) -> None:
             await self._save_integrations(connection, state)
-            if not await repository.finish(connection, state.token, state.execution_id, outcome):
-                raise Superseded
+
+        run = FinishingRun(state.execution_id, state.token, outcome)
+        before = save_integrations if state.rotated or state.failing_integrations else None
+        if not await self.finishing.finish(run, before):
+            raise Superseded
         _count_finished(state, outcome)
 
     async def _save_integrations(self, connection: Connection, state: RunState) -> None:

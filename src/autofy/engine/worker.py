@@ -75,9 +75,8 @@ async def run_workers(
     config = config or EngineConfig.from_settings(settings)
     policy = policy or OutboundPolicy(allow_private_network=settings.outbound_allow_private_network)
     pool = await ServicePool.open(database_url, size=max(2, config.concurrency // 2))
-    runner = ExecutionRunner(
-        pool, ActionInvoker(catalog(), policy), CredentialCipher.from_settings(settings), config
-    )
+    invoker = ActionInvoker(catalog(), policy)
+    runner = ExecutionRunner(pool, invoker, CredentialCipher.from_settings(settings), config)
     # Chat embeddings are queued by turns and run here, as their user (RLS), on a small pool.
     chat_database = Database(database_url, pool_size=2)
     # Their embedding clients, built once per integration and reused across jobs.
@@ -96,6 +95,7 @@ async def run_workers(
         await pool.close()
         await model_clients.aclose()
         await chat_database.dispose()
+        await invoker.aclose()
 
 
 class QueueWorker:

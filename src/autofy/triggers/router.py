@@ -8,11 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from autofy.auth.dependencies import AppSettings, Principal, RequestMeta, UserSession, require
 from autofy.db.engine import Database
 from autofy.dependencies import get_database
-from autofy.errors import DomainError, PayloadTooLargeError, error_responses
+from autofy.errors import BadRequestError, DomainError, PayloadTooLargeError, error_responses
 from autofy.observability import metrics
 from autofy.triggers import service, webhook
 from autofy.triggers.polling import ConnectorAccess
@@ -25,7 +26,7 @@ Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("write"))]
 _DELIVERY_RESPONSES = {
     status.HTTP_200_OK: {"model": WebhookIgnored, "description": "Accepted, but no run started."},
-    **error_responses(400, 402, 404, 413, 422),
+    **error_responses(400, 402, 404, 413, 422, 503),
 }
 
 
@@ -51,7 +52,9 @@ async def receive_delivery(
     The body may be JSON, a form or anything else (kept as text). Send an `Idempotency-Key` header
     to make retries safe: a repeated key starts nothing new and answers with the first run's id.
     202 means the run is recorded and queued. Unknown URLs, paused workflows and bad signatures
-    all get the same 404. A workflow started by Telegram's new_message takes Telegram's updates
+    all get the same 404. When Autofy cannot take more without falling behind it answers 503 with
+    `Retry-After` at once and records nothing (triggers.admission): send the same delivery again after
+    that many seconds. A workflow started by Telegram's new_message takes Telegram's updates
     (checked by `X-Telegram-Bot-Api-Secret-Token`) and answers 200 to one its filters leave out.
     """
     try:
@@ -81,10 +84,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"A webhook body may have at most {limit} bytes.")
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise PayloadTooLargeError(f"A webhook body may have at most {limit} bytes.")
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise PayloadTooLargeError(f"A webhook body may have at most {limit} bytes.")
+    except ClientDisconnect:
+        # The sender hung up mid-body (a load generator stopping, a timeout): nothing to record,
+        # and not the server's error.
+        raise BadRequestError("The request ended before its body did.") from None
     return bytes(body)
 
 
