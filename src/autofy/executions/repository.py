@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, RowMapping, Select, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy import pagination
-from autofy.db.tables import profiles, workflow_executions, workflows
+from autofy.db.tables import workflow_executions, workflows
 
 _executions = workflow_executions.c
 
@@ -92,49 +92,26 @@ async def workflow_exists(session: AsyncSession, workflow_id: uuid.UUID) -> bool
 
 
 @dataclass(frozen=True)
-class DashboardFigures:
-    workflows_total: int
-    workflows_active: int
-    executions_total: int
-    executions_completed: int
-    executions_failed: int
-    executions_running: int
-    credits_used: int
-    credits_limit: int
+class WorkflowCounts:
+    total: int
+    active: int
 
 
-async def dashboard_figures(session: AsyncSession, user_id: uuid.UUID) -> DashboardFigures:
-    workflow_counts = (
+async def workflow_counts(session: AsyncSession) -> WorkflowCounts:
+    total, active = (
         await session.execute(
             select(func.count(), func.count().filter(workflows.c.status == "active")).select_from(workflows)
         )
     ).one()
-    status = _executions.execution_status
-    execution_counts = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count().filter(status == "completed"),
-                func.count().filter(status == "failed"),
-                func.count().filter(status == "running"),
-            ).select_from(workflow_executions)
-        )
-    ).one()
-    credits = (
-        await session.execute(
-            select(profiles.c.credits_used, profiles.c.credits_limit).where(profiles.c.id == user_id)
-        )
-    ).one()
-    return DashboardFigures(
-        workflows_total=int(workflow_counts[0]),
-        workflows_active=int(workflow_counts[1]),
-        executions_total=int(execution_counts[0]),
-        executions_completed=int(execution_counts[1]),
-        executions_failed=int(execution_counts[2]),
-        executions_running=int(execution_counts[3]),
-        credits_used=int(credits.credits_used or 0),
-        credits_limit=int(credits.credits_limit or 0),
-    )
+    return WorkflowCounts(total=int(total), active=int(active))
+
+
+async def runs_by_status(session: AsyncSession, *, started_after: datetime | None = None) -> dict[str, int]:
+    """How many runs are in each status, all of them or those started since `started_after`."""
+    query = select(_executions.execution_status, func.count()).group_by(_executions.execution_status)
+    if started_after is not None:
+        query = query.where(_executions.started_at >= started_after)
+    return {str(status): cast(int, count) for status, count in (await session.execute(query)).all()}
 
 
 async def recent_failures(session: AsyncSession, *, limit: int) -> list[RowMapping]:

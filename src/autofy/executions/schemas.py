@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from autofy.credits.schemas import CreditUsage
 
 ExecutionStatus = Literal["running", "completed", "failed", "cancelled"]
 
@@ -53,6 +56,17 @@ class Dashboard(BaseModel):
     success_rate: float | None = Field(
         description="Completed ÷ (completed + failed), from 0 to 1; null before any run has finished."
     )
-    credits_used: int
-    credits_limit: int
+    credits_used: int = Field(description="Credits used in the current period.")
+    credits_limit: int = Field(description="The period's allowance plus any credits granted in it.")
     recent_failures: list[RecentFailure]
+
+
+@dataclass(frozen=True)
+class Today:
+    """What Home shows: the account's workflows, today's runs and this period's credits."""
+
+    workflows_total: int
+    workflows_active: int
+    runs_completed: int
+    runs_failed: int
+    credits: CreditUsage

@@ -12,10 +12,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy import pagination
+from autofy.credits import service as credits_service
 from autofy.errors import NotFoundError, ValidationFailedError
 from autofy.executions import repository
 from autofy.executions.repository import ExecutionFilters
-from autofy.executions.schemas import Dashboard, Execution, ExecutionSummary, RecentFailure
+from autofy.executions.schemas import Dashboard, Execution, ExecutionSummary, RecentFailure, Today
 from autofy.pagination import Page
 from autofy.workflows.service import WorkflowNotFound
 
@@ -74,18 +75,33 @@ async def get_execution(session: AsyncSession, execution_id: uuid.UUID) -> Execu
 
 
 async def dashboard(session: AsyncSession, user_id: uuid.UUID) -> Dashboard:
-    figures = await repository.dashboard_figures(session, user_id)
-    finished = figures.executions_completed + figures.executions_failed
+    workflows = await repository.workflow_counts(session)
+    runs = await repository.runs_by_status(session)
+    completed, failed = runs.get("completed", 0), runs.get("failed", 0)
+    credits = await credits_service.own_usage(session, user_id)
     failures = await repository.recent_failures(session, limit=RECENT_FAILURES)
     return Dashboard(
-        workflows_total=figures.workflows_total,
-        workflows_active=figures.workflows_active,
-        executions_total=figures.executions_total,
-        executions_completed=figures.executions_completed,
-        executions_failed=figures.executions_failed,
-        executions_running=figures.executions_running,
-        success_rate=round(figures.executions_completed / finished, 4) if finished else None,
-        credits_used=figures.credits_used,
-        credits_limit=figures.credits_limit,
+        workflows_total=workflows.total,
+        workflows_active=workflows.active,
+        executions_total=sum(runs.values()),
+        executions_completed=completed,
+        executions_failed=failed,
+        executions_running=runs.get("running", 0),
+        success_rate=round(completed / (completed + failed), 4) if completed + failed else None,
+        credits_used=credits.used,
+        credits_limit=credits.allowance + credits.granted,
         recent_failures=[RecentFailure.model_validate(dict(row)) for row in failures],
+    )
+
+
+async def today(session: AsyncSession, user_id: uuid.UUID, *, since: datetime) -> Today:
+    """Home's figures: cheaper than the dashboard, counting only the runs started `since`."""
+    workflows = await repository.workflow_counts(session)
+    runs = await repository.runs_by_status(session, started_after=since)
+    return Today(
+        workflows_total=workflows.total,
+        workflows_active=workflows.active,
+        runs_completed=runs.get("completed", 0),
+        runs_failed=runs.get("failed", 0),
+        credits=await credits_service.own_usage(session, user_id),
     )

@@ -22,19 +22,16 @@ _BROKEN_INTEGRATION = frozenset({"error", "expired"})
 
 @router.get("/")
 async def home(request: Request, page: SignedInPage, session: PageSession) -> Response:
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-    async def runs_today(status: str) -> int:
-        filters = ExecutionFilters(status=status, started_after=today)
-        return (await executions_service.list_executions(session, filters, limit=1)).total
-
-    dashboard = await executions_service.dashboard(session, page.principal.user_id)
-    recent = await executions_service.list_executions(session, ExecutionFilters(), limit=RECENT_RUNS)
+    # Days are UTC days, as every time the pages show is in UTC.
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = await executions_service.today(session, page.principal.user_id, since=midnight)
+    # Home shows no total under its recent runs, so none is counted past the page.
+    recent = await executions_service.list_executions(
+        session, ExecutionFilters(), limit=RECENT_RUNS, count_limit=RECENT_RUNS
+    )
     integrations = await integrations_service.list_integrations(session)
     context = {
-        "dashboard": dashboard,
-        "completed_today": await runs_today("completed"),
-        "failed_today": await runs_today("failed"),
+        "today": today,
         "recent_runs": recent.items,
         "broken_integrations": [i for i in integrations if i.status in _BROKEN_INTEGRATION],
     }
