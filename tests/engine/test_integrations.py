@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from autofy.config import Settings
 from autofy.db import tables
@@ -80,6 +80,46 @@ async def test_an_llm_step_uses_the_owners_key_and_its_usage_is_charged(
             select(tables.profiles.c.credits_used).where(tables.profiles.c.id == user.id)
         )
     assert credits == 4
+
+
+async def test_llm_steps_reuse_one_client_until_the_key_is_replaced(
+    database: Database, api_settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    user = await create_user(database)
+    integration_id = await connect_openai(
+        database, api_settings, user, fake_openai.api_key, fake_openai.api_base
+    )
+    workflow = await create_workflow(database, user, steps=[PROMPT, PROMPT])
+
+    for number in range(3):
+        fake_openai.reply_text(f"Summary {number}.")
+        execution = await wait_finished(
+            database, await start(database, workflow, {"text": f"email {number}"})
+        )
+        assert execution.execution_status == "completed", execution.error_message
+
+    # Six model calls over one connection: the steps share the worker's client for the integration.
+    assert len(fake_openai.requests_to("/chat/completions")) == 6
+    assert fake_openai.connections_to("/chat/completions") == 1
+
+    # The user replaces the key: the next step builds a client with the new one.
+    fake_openai.api_key = "sk-test-replaced-openai-key"
+    stored = CredentialCipher.from_settings(api_settings).encrypt(
+        {"api_key": fake_openai.api_key}, user_id=user.id, integration_id=integration_id
+    )
+    async with database.service_session() as session:
+        await session.execute(
+            update(tables.integrations)
+            .where(tables.integrations.c.id == integration_id)
+            .values(credentials=stored)
+        )
+    execution = await wait_finished(database, await start(database, workflow, {"text": "email 4"}))
+
+    assert execution.execution_status == "completed", execution.error_message
+    assert fake_openai.requests_to("/chat/completions")[-1].headers["authorization"] == (
+        f"Bearer {fake_openai.api_key}"
+    )
+    assert fake_openai.connections_to("/chat/completions") == 2
 
 
 async def test_refused_credentials_fail_the_step_once_and_mark_the_integration(

@@ -4,6 +4,7 @@ checks around `run` (input model, output model, time limit)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from autofy.connectors.catalog import Catalog, UnknownAction, UnknownService
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.outbound import OutboundPolicy, outbound_client
 from autofy.connectors.sdk import (
     Connector,
@@ -36,6 +38,8 @@ async def connector_context(
     policy: OutboundPolicy,
     save_credentials: SaveCredentials = discard_credentials,
     http: httpx.AsyncClient | None = None,
+    model_clients: ModelClients | None = None,
+    integration_id: uuid.UUID | None = None,
 ) -> AsyncIterator[ConnectorContext]:
     """A context for one call to `connector`, its HTTP client closed on exit.
 
@@ -43,7 +47,8 @@ async def connector_context(
     `configuration` its non-secret configuration (`api_base`, `token_url` among it). Every request
     goes through the outbound guard, whichever configuration field its URL came from. `http`: a
     client the caller keeps (for actions that make no call, so none is built per call); it must
-    be an `outbound_client` too.
+    be an `outbound_client` too. `model_clients` and `integration_id`: LLM clients the caller keeps,
+    reused for this integration's model calls.
     """
     async with AsyncExitStack() as stack:
         if http is None:
@@ -55,6 +60,8 @@ async def connector_context(
             http=http,
             save_credentials=save_credentials,
             outbound_policy=policy,
+            model_clients=model_clients,
+            integration_id=integration_id,
         )
 
 

@@ -16,6 +16,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    import uuid
+
+    from autofy.connectors.llm.clients import ModelClients
     from autofy.connectors.outbound import OutboundPolicy
 
 AuthKind = Literal["oauth2", "api_key", "bot_token", "none"]
@@ -127,7 +130,9 @@ class ConnectorContext:
     policy it enforces, for the clients an action cannot route through `http` (the LLM providers'
     SDKs: `opened_chat_model` checks their `api_base` against it); `save_credentials` persists
     rotated tokens (a refresh token the provider replaced) in the same transaction that records the
-    step, so a rotated token is never lost.
+    step, so a rotated token is never lost. `model_clients`, with the `integration_id` the
+    credentials are from: the process's LLM clients, reused from call to call (None: a client is
+    built for the call and closed after it).
     """
 
     service_name: str
@@ -137,6 +142,8 @@ class ConnectorContext:
     save_credentials: SaveCredentials = discard_credentials
     outbound_policy: OutboundPolicy = field(default_factory=strict_outbound_policy)
     extras: dict[str, Any] = field(default_factory=dict)
+    model_clients: ModelClients | None = None
+    integration_id: uuid.UUID | None = None
 
     def api_base(self, default: str) -> str:
         """The service's base URL: the integration's `configuration.api_base`, else the default."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autofy.connectors.catalog import Catalog, UnknownService
+from autofy.connectors.llm.clients import ModelClients
 from autofy.connectors.outbound import OutboundPolicy, outbound_client
 from autofy.connectors.runtime import connector_context, run_action
 from autofy.connectors.sdk import PermanentError, SaveCredentials
@@ -51,9 +52,12 @@ class ActionCall:
 class ActionInvoker:
     """Runs catalog actions for steps, with the integration's credentials where one is needed."""
 
-    def __init__(self, catalog: Catalog, policy: OutboundPolicy) -> None:
+    def __init__(self, catalog: Catalog, policy: OutboundPolicy, model_clients: ModelClients) -> None:
         self.catalog = catalog
         self.policy = policy
+        # LLM steps take their integration's chat model from here rather than building one each:
+        # building one costs tens of milliseconds and a connection pool of its own.
+        self.model_clients = model_clients
         # Lent to instant steps, which make no HTTP call: building a client per step was the
         # largest single cost of running one (docs/performance.md). Steps that do call get a
         # client of their own, so no cookie or connection is ever shared between runs.
@@ -94,6 +98,8 @@ class ActionInvoker:
             policy=self.policy,
             save_credentials=save_credentials,
             http=self.idle_http if (service_name, action_name) in INSTANT_ACTIONS else None,
+            model_clients=self.model_clients,
+            integration_id=credentials.integration_id if credentials else None,
         ) as ctx:
             output = await run_action(self.catalog, service_name, action_name, configuration, ctx)
         action = self.catalog.action(service_name, action_name)

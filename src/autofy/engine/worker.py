@@ -75,12 +75,12 @@ async def run_workers(
     config = config or EngineConfig.from_settings(settings)
     policy = policy or OutboundPolicy(allow_private_network=settings.outbound_allow_private_network)
     pool = await ServicePool.open(database_url, size=max(2, config.concurrency // 2))
-    invoker = ActionInvoker(catalog(), policy)
+    # LLM clients, built once per integration and reused: by LLM steps and by chat embedding jobs.
+    model_clients = ModelClients()
+    invoker = ActionInvoker(catalog(), policy, model_clients)
     runner = ExecutionRunner(pool, invoker, CredentialCipher.from_settings(settings), config)
     # Chat embeddings are queued by turns and run here, as their user (RLS), on a small pool.
     chat_database = Database(database_url, pool_size=2)
-    # Their embedding clients, built once per integration and reused across jobs.
-    model_clients = ModelClients()
     # Notification emails too (as the service), on the same small pool: never a run's connection.
     emails = NotificationEmails(chat_database, Mailer.from_settings(settings), settings.external_url)
     sweeping = asyncio.create_task(_sweep_orphans(pool, config, stop_event))

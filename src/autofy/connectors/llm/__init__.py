@@ -6,7 +6,9 @@
   module, imported only where a model is called: the provider SDKs behind it take seconds to
   import, which a worker that runs no LLM step should not pay at start-up;
   `chat_models.reused_chat_model(clients, integration_id, ...)` takes it from a
-  `clients.ModelClients` cache instead (built once, rebuilt when the credentials change);
+  `clients.ModelClients` cache instead (built once, rebuilt when the credentials change), and
+  `chat_models.context_chat_model(ctx, ...)` picks one or the other for an action's context (the
+  engine's workers keep clients, so LLM steps reuse theirs);
 - `provider_errors(display_name, secrets)`: turns what a model call raises into connector errors;
 - `token_usage(message)` and `credits_for_usage(input_tokens, output_tokens)`: usage and its price;
 - `list_models(ctx)`: the provider's model list (also the connection test).

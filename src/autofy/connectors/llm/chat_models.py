@@ -41,6 +41,7 @@ from autofy.connectors.llm.providers import (
     timeout_seconds,
 )
 from autofy.connectors.outbound import GuardedTransport, OutboundPolicy, sdk_http_client
+from autofy.connectors.sdk import ConnectorContext
 
 
 class ChatAnthropicOwnPool(ChatAnthropic):
@@ -195,4 +196,36 @@ def reused_chat_model(
             max_tokens=max_tokens,
         ),
         close_chat_model,
+    )
+
+
+def context_chat_model(
+    ctx: ConnectorContext,
+    *,
+    model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> AbstractAsyncContextManager[BaseChatModel]:
+    """The chat model of the integration `ctx` holds: from `ctx.model_clients` when the caller keeps
+    clients (the engine's workers), else one built for this call and closed after it."""
+    if ctx.model_clients is None or ctx.integration_id is None:
+        return opened_chat_model(
+            ctx.service_name,
+            ctx.credentials,
+            ctx.configuration,
+            policy=ctx.outbound_policy,
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )
+    return reused_chat_model(
+        ctx.model_clients,
+        ctx.integration_id,
+        ctx.service_name,
+        ctx.credentials,
+        ctx.configuration,
+        policy=ctx.outbound_policy,
+        model=model,
+        temperature=temperature,
+        max_tokens=max_tokens,
     )

@@ -71,7 +71,7 @@ class LLMAction(Action[ModelInputT, OutputT]):
         # are slow to import, and a worker that runs no LLM step should not pay for them.
         from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-        from autofy.connectors.llm.chat_models import opened_chat_model
+        from autofy.connectors.llm.chat_models import context_chat_model
 
         messages: list[BaseMessage] = [SystemMessage(system)] if system else []
         messages.append(HumanMessage(prompt))
@@ -79,11 +79,8 @@ class LLMAction(Action[ModelInputT, OutputT]):
         secrets = [str(ctx.credentials.get("api_key", ""))]
         async with (
             provider_errors(self.provider.display_name, secrets),
-            opened_chat_model(
-                self.provider.service_name,
-                ctx.credentials,
-                ctx.configuration,
-                policy=ctx.outbound_policy,
+            context_chat_model(
+                ctx,
                 model=model or self.provider.default_model,
                 temperature=temperature,
                 max_tokens=max_tokens,
