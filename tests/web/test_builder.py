@@ -102,20 +102,18 @@ def _pick(page: Page, card: Locator, field: str, reference: str) -> None:
     card.locator(f'[data-insert="{{{{ {reference} }}}}"]').click()
 
 
-def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
+def test_connect_build_test_activate_trigger_watch_and_rerun_a_webhook_to_telegram_workflow(
     page: Page, live_server: LiveServer, telegram: FakeTelegram
 ) -> None:
-    email = sign_up(page)
-    with _api(live_server, email) as api:
-        connected = api.post(
-            "/api/v1/integrations",
-            json={
-                "service_name": "telegram",
-                "credentials": {"bot_token": telegram.token},
-                "configuration": {"api_base": telegram.url},
-            },
-        )
-        assert connected.status_code == 201, connected.text
+    sign_up(page)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Integrations").click()
+    page.get_by_text("Connect Telegram", exact=True).click()
+    service = page.locator("#service-telegram")
+    service.get_by_label("Bot token").fill(telegram.token)
+    service.get_by_text("Connection settings").click()
+    service.get_by_label("API base URL").fill(telegram.url)
+    service.get_by_role("button", name="Connect", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("Telegram is connected.")
 
     page.goto("/workflows/new")
     _ready(page)
@@ -173,17 +171,39 @@ def test_build_test_activate_and_trigger_a_webhook_to_telegram_workflow(
 
     expect(page.get_by_text("Activated: the workflow now runs")).to_be_visible()
     _ready(page)
+    builder = page.url
     url = page.locator("#webhook-url").inner_text()
     curl = page.locator("pre.curl").inner_text()
     assert url in curl
+
+    # The run the webhook starts appears on the runs list as it happens, without a reload.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Runs").click()
+    expect(page.get_by_role("status")).to_have_text("Updating live.")
+    expect(page.locator("tbody tr")).to_have_count(1)  # the test run
+    page.evaluate("() => { window.notReloaded = true }")
     # The signed curl example, pasted into a shell as it is shown.
     sent = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, check=True)
     assert "execution_id" in sent.stdout, sent.stdout + sent.stderr
-    _wait_for(lambda: len(telegram.sent) == 2, "the webhook run's Telegram message")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    newest = page.locator("tbody tr").first
+    expect(newest.locator(".badge")).to_have_text("completed")
+    assert page.evaluate("() => window.notReloaded") is True
     assert telegram.sent[1][1]["text"] == "HELLO FROM CURL"
     # Unsigned, the same delivery is refused.
     assert httpx.post(url, json={"text": "forged"}).status_code == 404
-    page.reload()
+
+    newest.get_by_role("link", name="Alerts to Telegram").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Run of Alerts to Telegram")
+    expect(page.locator(".timeline-step").nth(0).get_by_label("Output")).to_contain_text(
+        '"result": "HELLO FROM CURL"'
+    )
+    page.get_by_role("button", name="Re-run").click()
+    expect(page.locator(".run-facts .badge")).to_have_text("completed")
+    _wait_for(lambda: len(telegram.sent) == 3, "the re-run's Telegram message")
+    assert telegram.sent[2][1]["text"] == "HELLO FROM CURL"
+
+    page.goto(builder)
+    _ready(page)
     expect(page.locator("#run-status .badge")).to_have_text("completed")
     expect(_cards(page).nth(0).locator(".step-result")).to_contain_text("HELLO FROM CURL")
 
