@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -70,11 +71,29 @@ def test_a_key_is_created_used_seen_in_the_audit_log_and_revoked(page: Page, liv
     assert_accessible(page)
     screenshot(page, "api-keys", phone=True)
 
-    # The key works for a real HTTP request, from a program rather than the browser.
-    used = httpx.put(
-        f"{live_server.url}/api/v1/preferences/ci-check", headers={"X-API-Key": key}, json={"value": True}
+    # The key works with curl, as a script would use it.
+    used = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-X",
+            "PUT",
+            f"{live_server.url}/api/v1/preferences/ci-check",
+            "-H",
+            f"X-API-Key: {key}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"value": true}',
+            "-w",
+            "\n%{http_code}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
-    assert used.status_code == 200, used.text
+    assert used.stdout.endswith("\n200"), used.stdout + used.stderr
 
     page.goto("/api-keys")
     row = page.get_by_role("row", name=re.compile("^ci "))
