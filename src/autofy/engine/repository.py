@@ -41,7 +41,7 @@ class WorkflowToStart:
     steps: list[dict[str, Any]]
 
 
-_WORKFLOW_TO_START = """
+_WORKFLOWS_TO_START = """
 select w.id, w.user_id, w.name, w.status, w.trigger_type,
        coalesce((
          select json_agg(json_build_object(
@@ -54,76 +54,84 @@ select w.id, w.user_id, w.name, w.status, w.trigger_type,
          where s.workflow_id = w.id and coalesce(s.is_enabled, true)
        ), '[]'::json) as steps
 from public.workflows w
-where w.id = $1
+where w.id = any($1::uuid[])
 """
 
 
-async def workflow_to_start(connection: Connection, workflow_id: uuid.UUID) -> WorkflowToStart | None:
-    row = await connection.fetchrow(_WORKFLOW_TO_START, workflow_id)
-    if row is None:
-        return None
-    return WorkflowToStart(
-        id=row["id"],
-        user_id=row["user_id"],
-        name=row["name"],
-        status=row["status"],
-        trigger_type=row["trigger_type"],
-        steps=row["steps"],
+async def workflows_to_start(
+    connection: Connection, workflow_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, WorkflowToStart]:
+    """The workflows among `workflow_ids` that exist, with their enabled steps, by id."""
+    rows = await connection.fetch(_WORKFLOWS_TO_START, workflow_ids)
+    return {
+        row["id"]: WorkflowToStart(
+            id=row["id"],
+            user_id=row["user_id"],
+            name=row["name"],
+            status=row["status"],
+            trigger_type=row["trigger_type"],
+            steps=row["steps"],
+        )
+        for row in rows
+    }
+
+
+@dataclass(frozen=True)
+class RunToStart:
+    """A run the rules let start (engine/service.py): what `public.start_executions` writes."""
+
+    execution_id: uuid.UUID
+    workflow_id: uuid.UUID
+    user_id: uuid.UUID
+    credits: int  # the most it may use, reserved before it is written
+    trigger_json: str  # the trigger data, already as JSON (its size was checked on that text)
+    total_steps: int
+    metadata: dict[str, Any]
+    plan: list[dict[str, Any]]
+    step_results: list[dict[str, Any]]
+    cursor: int
+    completed_steps: int
+    dedupe_key: str | None
+
+    def as_json(self) -> str:
+        fields = as_json(
+            {
+                "id": self.execution_id,
+                "workflow_id": self.workflow_id,
+                "user_id": self.user_id,
+                "credits": self.credits,
+                "total_steps": self.total_steps,
+                "metadata": self.metadata,
+                "plan": self.plan,
+                "step_results": self.step_results,
+                "engine_cursor": self.cursor,
+                "completed_steps": self.completed_steps,
+                "dedupe_key": self.dedupe_key,
+            }
+        )
+        # The trigger data (up to 1 MiB) is spliced in as the text it already is, not encoded again.
+        return f'{fields[:-1]},"trigger_data":{self.trigger_json}}}'
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    """What `public.start_executions` did with one run: `started`; `existing` (its dedupe key had
+    already started `execution_id`); `refused` (its credits were not left: nothing written)."""
+
+    outcome: str
+    execution_id: uuid.UUID | None
+
+
+async def start_runs(connection: Connection, runs: list[RunToStart]) -> list[StartOutcome]:
+    """Reserve, record and enqueue `runs` in one statement (migration 0013_fast_start); one
+    outcome per run, in order."""
+    if not runs:
+        return []
+    rows = await connection.fetch(
+        "select ord, execution_id, outcome from public.start_executions($1::jsonb) order by ord",
+        "[" + ",".join(run.as_json() for run in runs) + "]",
     )
-
-
-_INSERT_EXECUTION = """
-insert into public.workflow_executions
-  (id, workflow_id, user_id, trigger_data, execution_status, total_steps, metadata,
-   engine_plan, step_results, engine_cursor, completed_steps, dedupe_key)
-values ($1, $2, $3, $4::jsonb, 'running', $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11)
-on conflict (workflow_id, dedupe_key) where dedupe_key is not null do nothing
-returning id
-"""
-
-
-async def insert_execution(
-    connection: Connection,
-    *,
-    execution_id: uuid.UUID,
-    workflow_id: uuid.UUID,
-    user_id: uuid.UUID,
-    trigger_data: str,
-    total_steps: int,
-    metadata: dict[str, Any],
-    plan: list[dict[str, Any]],
-    step_results: list[dict[str, Any]],
-    cursor: int,
-    completed_steps: int,
-    dedupe_key: str | None,
-) -> bool:
-    """Insert a running execution; False when `dedupe_key` already started one for the workflow."""
-    inserted = await connection.fetchval(
-        _INSERT_EXECUTION,
-        execution_id,
-        workflow_id,
-        user_id,
-        trigger_data,
-        total_steps,
-        as_json(metadata),
-        as_json(plan),
-        as_json(step_results),
-        cursor,
-        completed_steps,
-        dedupe_key,
-    )
-    return inserted is not None
-
-
-async def execution_by_dedupe_key(
-    connection: Connection, workflow_id: uuid.UUID, dedupe_key: str
-) -> uuid.UUID | None:
-    found: uuid.UUID | None = await connection.fetchval(
-        "select id from public.workflow_executions where workflow_id = $1 and dedupe_key = $2",
-        workflow_id,
-        dedupe_key,
-    )
-    return found
+    return [StartOutcome(row["outcome"], row["execution_id"]) for row in rows]
 
 
 # --- running ----------------------------------------------------------------------------------

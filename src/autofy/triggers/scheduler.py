@@ -3,7 +3,8 @@ machines; they coordinate only through PostgreSQL.
 
 A schedule's slot is claimed with `FOR UPDATE SKIP LOCKED` and moved on (`next_fire_at`) in the
 transaction that starts its run, whose dedupe key names the slot: two schedulers never fire one
-slot twice, and a crash between the two leaves neither. Polls work the same way (see polling.py).
+slot twice, and a crash between the two leaves neither. A claimed batch starts in a few
+statements whatever its size (`runs.start_or_record_many`). Polls work the same way (see polling.py).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from zoneinfo import ZoneInfo
 from autofy.config import Settings
 from autofy.connectors.catalog import Schedule
 from autofy.db.engine import Database
+from autofy.engine.service import StartRequest
 from autofy.observability import metrics
 from autofy.triggers import repository
 from autofy.triggers.polling import ConnectorAccess, poll_due
-from autofy.triggers.runs import start_or_record
+from autofy.triggers.runs import start_or_record_many
 from autofy.triggers.schedule import due_slot
 
 logger = logging.getLogger(__name__)
@@ -60,24 +62,42 @@ class Scheduler:
         # Executions and schedules are written by the service role only.
         async with self.database.service_session() as session:
             due = await repository.claim_due_schedules(session, now, SCHEDULE_BATCH)
-            for stored in due:
-                zone = ZoneInfo(stored.timezone)
-                slot = due_slot(Schedule(stored.expression, zone), stored.next_fire_at, now)
-                await start_or_record(
-                    session,
-                    workflow_id=stored.workflow_id,
-                    trigger_type="scheduled",
-                    trigger_data={
-                        "scheduled_for": slot.scheduled_for.astimezone(zone).isoformat(),
-                        "timezone": stored.timezone,
-                        "missed_slots": slot.missed_slots,
-                    },
-                    dedupe_key=f"schedule:{slot.scheduled_for.isoformat()}",
-                )
-                await repository.advance_schedule(
-                    session, stored.workflow_id, fired=slot.scheduled_for, next_fire_at=slot.next_fire_at
-                )
-                metrics.scheduler_lateness.observe(max(0.0, (now - slot.scheduled_for).total_seconds()))
+            if not due:
+                return 0
+            slots = [
+                due_slot(Schedule(stored.expression, ZoneInfo(stored.timezone)), stored.next_fire_at, now)
+                for stored in due
+            ]
+            # The whole batch starts in a few statements, whatever its size (engine.service).
+            await start_or_record_many(
+                session,
+                [
+                    StartRequest(
+                        workflow_id=stored.workflow_id,
+                        trigger_type="scheduled",
+                        trigger_data={
+                            "scheduled_for": slot.scheduled_for.astimezone(
+                                ZoneInfo(stored.timezone)
+                            ).isoformat(),
+                            "timezone": stored.timezone,
+                            "missed_slots": slot.missed_slots,
+                        },
+                        dedupe_key=f"schedule:{slot.scheduled_for.isoformat()}",
+                    )
+                    for stored, slot in zip(due, slots, strict=True)
+                ],
+            )
+            await repository.advance_schedules(
+                session,
+                [
+                    repository.FiredSlot(
+                        stored.workflow_id, fired=slot.scheduled_for, next_fire_at=slot.next_fire_at
+                    )
+                    for stored, slot in zip(due, slots, strict=True)
+                ],
+            )
+        for slot in slots:
+            metrics.scheduler_lateness.observe(max(0.0, (now - slot.scheduled_for).total_seconds()))
         return len(due)
 
     async def poll_due(self) -> int:
