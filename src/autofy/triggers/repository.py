@@ -323,6 +323,12 @@ async def claim_due_schedules(session: AsyncSession, now: datetime, limit: int) 
     return [_stored_schedule(row) for row in rows]
 
 
+async def earliest_schedule_due(session: AsyncSession) -> datetime | None:
+    """When the next schedule comes due (the earliest `next_fire_at`, maybe already past)."""
+    earliest: datetime | None = await session.scalar(select(func.min(workflow_schedules.c.next_fire_at)))
+    return earliest
+
+
 @dataclass(frozen=True)
 class FiredSlot:
     """A schedule's slot that fired, and the slot after it."""

@@ -32,10 +32,12 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # How often a scheduler looks for due schedules and polls; a slot fires at most this late.
 TICK_SECONDS = 1.0
+# The shortest wait between two looks for due schedules.
+MIN_WAIT_SECONDS = 0.02
 # Schedules claimed per transaction; the rest wait for the next tick (or another scheduler).
-SCHEDULE_BATCH = 100
+SCHEDULE_BATCH = 500
 # Batches one scheduler fires at once (each a transaction and a pooled connection).
-SCHEDULE_BATCHES_AT_ONCE = 4
+SCHEDULE_BATCHES_AT_ONCE = 2
 
 
 def utc_now() -> datetime:
@@ -103,9 +105,10 @@ class Scheduler:
             if not due:
                 return 0
             firings = _firings(due, now)
-            # The whole batch starts in a few statements, whatever its size (engine.service).
-            await start_or_record_many(session, [firing.request for firing in firings])
             await repository.advance_schedules(session, [firing.slot for firing in firings])
+            # The whole batch starts in a few statements, whatever its size (engine.service); last,
+            # since it holds its users' profile rows (credits) until the commit.
+            await start_or_record_many(session, [firing.request for firing in firings])
         for firing in firings:
             metrics.scheduler_lateness.observe(max(0.0, (now - firing.slot.fired).total_seconds()))
         return len(due)
@@ -113,6 +116,16 @@ class Scheduler:
     async def poll_due(self) -> int:
         """Poll every due polling trigger this scheduler could claim; how many it polled."""
         return await poll_due(self.database, self.access, self.clock())
+
+    async def seconds_until_due(self, at_most: float) -> float:
+        """How long to wait before the next schedule comes due: a slot fires at its time, not up to
+        a tick late; at most `at_most` (a schedule added meanwhile may come due sooner), and at
+        least a moment (a due schedule that another scheduler is firing is skipped until it is done)."""
+        async with self.database.service_session() as session:
+            earliest = await repository.earliest_schedule_due(session)
+        if earliest is None:
+            return at_most
+        return min(at_most, max(MIN_WAIT_SECONDS, (earliest - self.clock()).total_seconds()))
 
     async def tick(self) -> None:
         await self.fire_due_schedules()
@@ -142,6 +155,7 @@ async def run_scheduler(
                     scheduler.fire_due_schedules,
                     "schedules",
                     full_batch=SCHEDULE_BATCH,
+                    wait=scheduler.seconds_until_due,
                 )
             )
             loops.create_task(_every(tick_seconds, stop_event, scheduler.poll_due, "polls"))
@@ -156,18 +170,21 @@ async def _every(
     name: str,
     *,
     full_batch: int | None = None,
+    wait: Callable[[float], Awaitable[float]] | None = None,
 ) -> None:
-    """Run `work` every `seconds`; at once again after a full batch (more is due: 10,000 schedules
-    of the same minute must not wait a tick per batch)."""
+    """Run `work` every `seconds` (or after what `wait`, given `seconds`, says); at once again after
+    a full batch (more is due: 10,000 schedules of the same minute must not wait a tick per batch)."""
     while not stop_event.is_set():
+        pause = seconds
         try:
             done = await work()
+            if full_batch is not None and done >= full_batch:
+                continue
+            if wait is not None:
+                pause = await wait(seconds)
         except Exception:
             # A database restart or a network failure must not end the scheduler: the next tick
             # starts over from what is committed.
             logger.exception("scheduler: %s tick failed; trying again", name)
-        else:
-            if full_batch is not None and done >= full_batch:
-                continue
         with suppress(TimeoutError):
-            await asyncio.wait_for(stop_event.wait(), timeout=seconds)
+            await asyncio.wait_for(stop_event.wait(), timeout=pause)
