@@ -33,27 +33,45 @@ def as_json(value: Any) -> str:
 
 @dataclass(frozen=True)
 class WorkflowToStart:
+    """A workflow as a run of it starts: its plan (the enabled steps after the trigger step) is
+    kept as the JSON text the run stores, not decoded and encoded again on every start."""
+
     id: uuid.UUID
     user_id: uuid.UUID
     name: str
     status: str
     trigger_type: str
-    steps: list[dict[str, Any]]
+    plan_json: str
+    plan_length: int
+    actions: list[tuple[str, str]]  # (service_name, action_name) of the plan's action steps
+    trigger_step: dict[str, Any] | None  # step_order and action_name of an app trigger's step
+
+    def plan(self) -> list[dict[str, Any]]:
+        decoded: list[dict[str, Any]] = json.loads(self.plan_json)
+        return decoded
 
 
 _WORKFLOWS_TO_START = """
 select w.id, w.user_id, w.name, w.status, w.trigger_type,
-       coalesce((
-         select json_agg(json_build_object(
-                  'step_id', s.id, 'step_order', s.step_order, 'step_type', s.step_type,
-                  'service_name', s.service_name, 'action_name', s.action_name,
-                  'configuration', s.configuration, 'conditions', coalesce(s.conditions, '{}'),
-                  'error_handling', coalesce(s.error_handling, '{}'))
-                order by s.step_order)
-         from public.workflow_steps s
-         where s.workflow_id = w.id and coalesce(s.is_enabled, true)
-       ), '[]'::json) as steps
+       coalesce(steps.plan, '[]'::json)::text as plan_json, steps.plan_length,
+       coalesce(steps.services, '{}') as services, coalesce(steps.actions, '{}') as actions,
+       steps.trigger_step
 from public.workflows w
+cross join lateral (
+  select json_agg(json_build_object(
+           'step_id', s.id, 'step_order', s.step_order, 'step_type', s.step_type,
+           'service_name', s.service_name, 'action_name', s.action_name,
+           'configuration', s.configuration, 'conditions', coalesce(s.conditions, '{}'),
+           'error_handling', coalesce(s.error_handling, '{}'))
+         order by s.step_order) filter (where s.step_type <> 'trigger') as plan,
+         count(*) filter (where s.step_type <> 'trigger') as plan_length,
+         array_agg(s.service_name order by s.step_order) filter (where s.step_type = 'action') as services,
+         array_agg(s.action_name order by s.step_order) filter (where s.step_type = 'action') as actions,
+         (array_agg(json_build_object('step_order', s.step_order, 'action_name', s.action_name)
+                    order by s.step_order) filter (where s.step_type = 'trigger'))[1] as trigger_step
+  from public.workflow_steps s
+  where s.workflow_id = w.id and coalesce(s.is_enabled, true)
+) steps
 where w.id = any($1::uuid[])
 """
 
@@ -70,7 +88,10 @@ async def workflows_to_start(
             name=row["name"],
             status=row["status"],
             trigger_type=row["trigger_type"],
-            steps=row["steps"],
+            plan_json=row["plan_json"],
+            plan_length=row["plan_length"],
+            actions=list(zip(row["services"], row["actions"], strict=True)),
+            trigger_step=row["trigger_step"],
         )
         for row in rows
     }
@@ -87,7 +108,7 @@ class RunToStart:
     trigger_json: str  # the trigger data, already as JSON (its size was checked on that text)
     total_steps: int
     metadata: dict[str, Any]
-    plan: list[dict[str, Any]]
+    plan_json: str  # the plan, as the JSON text `WorkflowToStart` read
     step_results: list[dict[str, Any]]
     cursor: int
     completed_steps: int
@@ -102,15 +123,15 @@ class RunToStart:
                 "credits": self.credits,
                 "total_steps": self.total_steps,
                 "metadata": self.metadata,
-                "plan": self.plan,
                 "step_results": self.step_results,
                 "engine_cursor": self.cursor,
                 "completed_steps": self.completed_steps,
                 "dedupe_key": self.dedupe_key,
             }
         )
-        # The trigger data (up to 1 MiB) is spliced in as the text it already is, not encoded again.
-        return f'{fields[:-1]},"trigger_data":{self.trigger_json}}}'
+        # The trigger data (up to 1 MiB) and the plan are spliced in as the JSON text they already
+        # are, not decoded and encoded again.
+        return f'{fields[:-1]},"plan":{self.plan_json},"trigger_data":{self.trigger_json}}}'
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ job in that same transaction, so the execution exists and will run exactly when 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,12 +107,16 @@ async def start_executions(
 def run_credits(plan: list[dict[str, Any]]) -> int:
     """The most a run of `plan` may be charged: each action step's flat credits and the token
     credits an LLM call may add; conditions and delays cost nothing."""
+    return _credits_of(
+        (step["service_name"], step["action_name"]) for step in plan if step["step_type"] == "action"
+    )
+
+
+def _credits_of(actions: Iterable[tuple[str, str]]) -> int:
     total = 0
-    for step in plan:
-        if step["step_type"] != "action":
-            continue
+    for service_name, action_name in actions:
         try:
-            action = catalog().action(step["service_name"], step["action_name"])
+            action = catalog().action(service_name, action_name)
         except (UnknownService, UnknownAction):
             continue  # the step fails with the catalog's message, charged nothing
         total += action.credits + action.max_usage_credits
@@ -172,29 +177,29 @@ def _run_to_start(
             f"The {error.field} {error.problem}.", details=[{"field": error.field, "message": error.problem}]
         ) from None
 
-    plan = [step for step in workflow.steps if step["step_type"] != "trigger"]
-    trigger_step = next((step for step in workflow.steps if step["step_type"] == "trigger"), None)
     metadata: dict[str, Any] = {"trigger_type": request.trigger_type, "workflow_name": workflow.name}
     if test_run:
         metadata["test_run"] = True
-    if trigger_step is not None:
+    if workflow.trigger_step is not None:
         # The trigger step's output is the trigger data: `steps.new_email` and `steps[1]` work too.
-        metadata["trigger_step"] = {
-            "step_order": trigger_step["step_order"],
-            "action_name": trigger_step["action_name"],
-        }
+        metadata["trigger_step"] = workflow.trigger_step
     metadata |= extra_metadata or {}
 
-    reused, cursor = _reusable_results(plan, resume_from) if resume_from is not None else ([], 0)
+    reused: list[dict[str, Any]] = []
+    cursor, credits_needed = 0, _credits_of(workflow.actions)
+    if resume_from is not None:
+        plan = workflow.plan()
+        reused, cursor = _reusable_results(plan, resume_from)
+        credits_needed = run_credits(plan[cursor:])
     return repository.RunToStart(
         execution_id=uuid.uuid4(),
         workflow_id=workflow.id,
         user_id=workflow.user_id,
-        credits=run_credits(plan[cursor:]),
+        credits=credits_needed,
         trigger_json=trigger_json,
-        total_steps=len(plan),
+        total_steps=workflow.plan_length,
         metadata=metadata,
-        plan=plan,
+        plan_json=workflow.plan_json,
         step_results=reused,
         cursor=cursor,
         completed_steps=sum(1 for result in reused if result["status"] == "completed"),

@@ -35,9 +35,9 @@ TICK_SECONDS = 1.0
 # The shortest wait between two looks for due schedules.
 MIN_WAIT_SECONDS = 0.02
 # Schedules claimed per transaction; the rest wait for the next tick (or another scheduler).
-SCHEDULE_BATCH = 500
+SCHEDULE_BATCH = 250
 # Batches one scheduler fires at once (each a transaction and a pooled connection).
-SCHEDULE_BATCHES_AT_ONCE = 2
+SCHEDULE_BATCHES_AT_ONCE = 4
 
 
 def utc_now() -> datetime:
