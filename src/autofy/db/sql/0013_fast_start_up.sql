@@ -105,7 +105,8 @@ begin
   with given_back as (
     delete from public.credit_reservations c
      using unnest(runs) r
-     where c.id = r.id and r.credits > 0 and r.user_id = any(fitting) and not (r.id = any(started))
+     where c.id = r.id and r.credits > 0 and r.user_id = any(fitting)
+       and not exists (select from unnest(started) as s(id) where s.id = r.id)
     returning c.user_id, c.credits
   ),
   per_user as (
@@ -127,18 +128,17 @@ begin
   insert into public.pgqueuer_log (job_id, status, entrypoint, priority)
   select jobs.id, 'queued'::public.pgqueuer_status, jobs.entrypoint, jobs.priority from jobs;
 
+  -- Joins, not `= any(array)`: a batch of n runs costs n, not n².
   return query
     select r.ordinality::integer,
-           case when r.id = any(started) then r.id
-                when r.id = any(refused) then null
-                else (select e.id from public.workflow_executions e
-                       where e.workflow_id = r.workflow_id and e.dedupe_key = r.dedupe_key)
+           case when s.id is not null then s.id
+                when f.id is null then (select e.id from public.workflow_executions e
+                                         where e.workflow_id = r.workflow_id and e.dedupe_key = r.dedupe_key)
            end,
-           case when r.id = any(started) then 'started'
-                when r.id = any(refused) then 'refused'
-                else 'existing'
-           end
+           case when s.id is not null then 'started' when f.id is not null then 'refused' else 'existing' end
       from unnest(runs) with ordinality as r
+      left join unnest(started) as s(id) on s.id = r.id
+      left join unnest(refused) as f(id) on f.id = r.id
      order by r.ordinality;
 end
 $$;
