@@ -30,11 +30,12 @@ from autofy.triggers.schedule import DueSlot, due_slot
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-# How often a scheduler looks for due schedules and polls; a slot fires at most this late.
+# How often a scheduler looks for due polls, and the longest it waits between two looks for due
+# schedules (it wakes at the next slot when that comes sooner).
 TICK_SECONDS = 1.0
 # The shortest wait between two looks for due schedules.
 MIN_WAIT_SECONDS = 0.02
-# Schedules claimed per transaction; the rest wait for the next tick (or another scheduler).
+# Schedules claimed per transaction; after a full batch the scheduler claims again at once.
 SCHEDULE_BATCH = 250
 # Batches one scheduler fires at once (each a transaction and a pooled connection).
 SCHEDULE_BATCHES_AT_ONCE = 4
