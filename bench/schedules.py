@@ -139,6 +139,7 @@ async def exactly_once(database_url: str, slot: datetime) -> dict[str, int]:
 
 async def measure(database_url: str, arguments: argparse.Namespace) -> dict[str, Any]:
     slot = await seed(database_url, arguments.schedules)
+    load_before = os.getloadavg()[0]
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=schedule, args=(database_url,)) for _ in range(arguments.schedulers)]
     for process in processes:
@@ -159,6 +160,8 @@ async def measure(database_url: str, arguments: argparse.Namespace) -> dict[str,
         "lag_seconds_p99": lag_at(curve, -(-n * 99 // 100)),
         "lag_seconds_max": lag_at(curve, n),
         "sampled_every_seconds": POLL_SECONDS,
+        # The machine is shared: the 1-minute load average when firing began and after it.
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         **await exactly_once(database_url, slot),
     }
 

@@ -15,6 +15,7 @@ from autofy.config import Settings
 from autofy.db.engine import Database
 from autofy.errors import ValidationFailedError
 from autofy.observability.metrics import REGISTRY
+from autofy.triggers import scheduler as scheduler_module
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.scheduler import Scheduler, run_scheduler
 from autofy.triggers.tables import workflow_schedules
@@ -143,6 +144,59 @@ async def test_two_schedulers_racing_fire_every_slot_exactly_once(
     expected = [f"2026-11-25T12:{minute:02d}:00+00:00" for minute in range(5, 31, 5)]
     for workflow in workflows:
         assert sorted(await fired_slots(database, workflow)) == expected
+
+
+async def test_racing_schedulers_fire_mixed_users_batches_exactly_once_and_record_each_refusal_once(
+    database_url: str,
+    database: Database,
+    activate: Any,
+    clock: FakeClock,
+    connectors: ConnectorAccess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Small batches, so the schedules below make many batches of mixed users.
+    monkeypatch.setattr(scheduler_module, "SCHEDULE_BATCH", 7)
+    users = [await create_user(database) for _ in range(3)]
+    broke = users[2]
+    await set_credits(database, broke, used=5, limit=5)
+    workflows = {
+        user.id: [
+            await scheduled_workflow(database, activate, clock, user, cron="*/5 * * * *", timezone="UTC")
+            for _ in range(10)
+        ]
+        for user in users
+    }
+    other_database = Database(database_url, pool_size=4)
+    schedulers = [
+        Scheduler(database, connectors, clock=clock),
+        Scheduler(other_database, connectors, clock=clock),
+    ]
+    try:
+        for _ in range(2):
+            clock.advance(minutes=5)
+            await asyncio.gather(*(s.fire_due_schedules() for s in schedulers for _ in range(3)))
+    finally:
+        await other_database.dispose()
+
+    expected = ["2026-11-25T12:05:00+00:00", "2026-11-25T12:10:00+00:00"]
+    for user in users:
+        for workflow in workflows[user.id]:
+            executions = await executions_of(database, workflow.id)
+            assert sorted(e["trigger_data"]["scheduled_for"] for e in executions) == expected
+            statuses = {e["execution_status"] for e in executions}
+            assert statuses == ({"failed"} if user is broke else {"running"})
+    async with database.service_session() as session:
+        counts = (
+            await session.execute(
+                text(
+                    "select (select count(*) from workflow_executions where execution_status = 'running'),"
+                    " (select count(*) from pgqueuer where entrypoint = 'autofy.run_execution'),"
+                    " (select count(*) from credit_reservations)"
+                )
+            )
+        ).one()
+    # Every run started has its job and its reservation; the refused ones have neither.
+    assert tuple(counts) == (40, 40, 40)
 
 
 async def test_after_an_outage_the_latest_missed_slot_fires_once_and_the_rest_are_counted(

@@ -71,8 +71,12 @@ async def reserve(
         expires_at=expires_at,
     ):
         return
-    current = await usage(connection, user_id)
-    raise CreditsExhausted(
+    raise refusal(await usage(connection, user_id), credits=credits, what=what)
+
+
+def refusal(current: CreditUsage, *, credits: int, what: str) -> CreditsExhausted:
+    """Why `what`, which may use up to `credits`, cannot start with the credits of `current`."""
+    return CreditsExhausted(
         f"Not enough credits left to start {what}: it may use up to {credits}, and "
         f"{current.remaining} of this period's {current.allowance + current.granted} remain "
         f"({current.used} used, {current.reserved} held by runs and messages in progress). "

@@ -33,97 +33,126 @@ def as_json(value: Any) -> str:
 
 @dataclass(frozen=True)
 class WorkflowToStart:
+    """A workflow as a run of it starts: its plan (the enabled steps after the trigger step) is
+    kept as the JSON text the run stores, not decoded and encoded again on every start."""
+
     id: uuid.UUID
     user_id: uuid.UUID
     name: str
     status: str
     trigger_type: str
-    steps: list[dict[str, Any]]
+    plan_json: str
+    plan_length: int
+    actions: list[tuple[str, str]]  # (service_name, action_name) of the plan's action steps
+    trigger_step: dict[str, Any] | None  # step_order and action_name of an app trigger's step
+
+    def plan(self) -> list[dict[str, Any]]:
+        decoded: list[dict[str, Any]] = json.loads(self.plan_json)
+        return decoded
 
 
-_WORKFLOW_TO_START = """
+_WORKFLOWS_TO_START = """
 select w.id, w.user_id, w.name, w.status, w.trigger_type,
-       coalesce((
-         select json_agg(json_build_object(
-                  'step_id', s.id, 'step_order', s.step_order, 'step_type', s.step_type,
-                  'service_name', s.service_name, 'action_name', s.action_name,
-                  'configuration', s.configuration, 'conditions', coalesce(s.conditions, '{}'),
-                  'error_handling', coalesce(s.error_handling, '{}'))
-                order by s.step_order)
-         from public.workflow_steps s
-         where s.workflow_id = w.id and coalesce(s.is_enabled, true)
-       ), '[]'::json) as steps
+       coalesce(steps.plan, '[]'::json)::text as plan_json, steps.plan_length,
+       coalesce(steps.services, '{}') as services, coalesce(steps.actions, '{}') as actions,
+       steps.trigger_step
 from public.workflows w
-where w.id = $1
+cross join lateral (
+  select json_agg(json_build_object(
+           'step_id', s.id, 'step_order', s.step_order, 'step_type', s.step_type,
+           'service_name', s.service_name, 'action_name', s.action_name,
+           'configuration', s.configuration, 'conditions', coalesce(s.conditions, '{}'),
+           'error_handling', coalesce(s.error_handling, '{}'))
+         order by s.step_order) filter (where s.step_type <> 'trigger') as plan,
+         count(*) filter (where s.step_type <> 'trigger') as plan_length,
+         array_agg(s.service_name order by s.step_order) filter (where s.step_type = 'action') as services,
+         array_agg(s.action_name order by s.step_order) filter (where s.step_type = 'action') as actions,
+         (array_agg(json_build_object('step_order', s.step_order, 'action_name', s.action_name)
+                    order by s.step_order) filter (where s.step_type = 'trigger'))[1] as trigger_step
+  from public.workflow_steps s
+  where s.workflow_id = w.id and coalesce(s.is_enabled, true)
+) steps
+where w.id = any($1::uuid[])
 """
 
 
-async def workflow_to_start(connection: Connection, workflow_id: uuid.UUID) -> WorkflowToStart | None:
-    row = await connection.fetchrow(_WORKFLOW_TO_START, workflow_id)
-    if row is None:
-        return None
-    return WorkflowToStart(
-        id=row["id"],
-        user_id=row["user_id"],
-        name=row["name"],
-        status=row["status"],
-        trigger_type=row["trigger_type"],
-        steps=row["steps"],
+async def workflows_to_start(
+    connection: Connection, workflow_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, WorkflowToStart]:
+    """The workflows among `workflow_ids` that exist, with their enabled steps, by id."""
+    rows = await connection.fetch(_WORKFLOWS_TO_START, workflow_ids)
+    return {
+        row["id"]: WorkflowToStart(
+            id=row["id"],
+            user_id=row["user_id"],
+            name=row["name"],
+            status=row["status"],
+            trigger_type=row["trigger_type"],
+            plan_json=row["plan_json"],
+            plan_length=row["plan_length"],
+            actions=list(zip(row["services"], row["actions"], strict=True)),
+            trigger_step=row["trigger_step"],
+        )
+        for row in rows
+    }
+
+
+@dataclass(frozen=True)
+class RunToStart:
+    """A run the rules let start (engine/service.py): what `public.start_executions` writes."""
+
+    execution_id: uuid.UUID
+    workflow_id: uuid.UUID
+    user_id: uuid.UUID
+    credits: int  # the most it may use, reserved before it is written
+    trigger_json: str  # the trigger data, already as JSON (its size was checked on that text)
+    total_steps: int
+    metadata: dict[str, Any]
+    plan_json: str  # the plan, as the JSON text `WorkflowToStart` read
+    step_results: list[dict[str, Any]]
+    cursor: int
+    completed_steps: int
+    dedupe_key: str | None
+
+    def as_json(self) -> str:
+        fields = as_json(
+            {
+                "id": self.execution_id,
+                "workflow_id": self.workflow_id,
+                "user_id": self.user_id,
+                "credits": self.credits,
+                "total_steps": self.total_steps,
+                "metadata": self.metadata,
+                "step_results": self.step_results,
+                "engine_cursor": self.cursor,
+                "completed_steps": self.completed_steps,
+                "dedupe_key": self.dedupe_key,
+            }
+        )
+        # The trigger data (up to 1 MiB) and the plan are spliced in as the JSON text they already
+        # are, not decoded and encoded again.
+        return f'{fields[:-1]},"plan":{self.plan_json},"trigger_data":{self.trigger_json}}}'
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    """What `public.start_executions` did with one run: `started`; `existing` (its dedupe key had
+    already started `execution_id`); `refused` (its credits were not left: nothing written)."""
+
+    outcome: str
+    execution_id: uuid.UUID | None
+
+
+async def start_runs(connection: Connection, runs: list[RunToStart]) -> list[StartOutcome]:
+    """Reserve, record and enqueue `runs` in one statement (migration 0013_fast_start); one
+    outcome per run, in order."""
+    if not runs:
+        return []
+    rows = await connection.fetch(
+        "select ord, execution_id, outcome from public.start_executions($1::jsonb) order by ord",
+        "[" + ",".join(run.as_json() for run in runs) + "]",
     )
-
-
-_INSERT_EXECUTION = """
-insert into public.workflow_executions
-  (id, workflow_id, user_id, trigger_data, execution_status, total_steps, metadata,
-   engine_plan, step_results, engine_cursor, completed_steps, dedupe_key)
-values ($1, $2, $3, $4::jsonb, 'running', $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11)
-on conflict (workflow_id, dedupe_key) where dedupe_key is not null do nothing
-returning id
-"""
-
-
-async def insert_execution(
-    connection: Connection,
-    *,
-    execution_id: uuid.UUID,
-    workflow_id: uuid.UUID,
-    user_id: uuid.UUID,
-    trigger_data: str,
-    total_steps: int,
-    metadata: dict[str, Any],
-    plan: list[dict[str, Any]],
-    step_results: list[dict[str, Any]],
-    cursor: int,
-    completed_steps: int,
-    dedupe_key: str | None,
-) -> bool:
-    """Insert a running execution; False when `dedupe_key` already started one for the workflow."""
-    inserted = await connection.fetchval(
-        _INSERT_EXECUTION,
-        execution_id,
-        workflow_id,
-        user_id,
-        trigger_data,
-        total_steps,
-        as_json(metadata),
-        as_json(plan),
-        as_json(step_results),
-        cursor,
-        completed_steps,
-        dedupe_key,
-    )
-    return inserted is not None
-
-
-async def execution_by_dedupe_key(
-    connection: Connection, workflow_id: uuid.UUID, dedupe_key: str
-) -> uuid.UUID | None:
-    found: uuid.UUID | None = await connection.fetchval(
-        "select id from public.workflow_executions where workflow_id = $1 and dedupe_key = $2",
-        workflow_id,
-        dedupe_key,
-    )
-    return found
+    return [StartOutcome(row["outcome"], row["execution_id"]) for row in rows]
 
 
 # --- running ----------------------------------------------------------------------------------

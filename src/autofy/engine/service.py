@@ -8,6 +8,8 @@ job in that same transaction, so the execution exists and will run exactly when 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -17,13 +19,15 @@ from autofy.audit import service as audit
 from autofy.audit.schemas import RequestInfo
 from autofy.connectors.catalog import UnknownAction, UnknownService, catalog
 from autofy.credits import service as credits
+from autofy.credits.schemas import CreditUsage
 from autofy.db.engine import as_service_role
-from autofy.engine import queue, repository
-from autofy.engine.queue import ExecutionJob, raw_connection
+from autofy.engine import repository
+from autofy.engine.queue import raw_connection
 from autofy.engine.records import MAX_TRIGGER_DATA_BYTES, is_truncated
-from autofy.engine.repository import Outcome
+from autofy.engine.repository import Connection, Outcome
 from autofy.errors import (
     ConflictError,
+    DomainError,
     NotFoundError,
     PayloadTooLargeError,
     ValidationFailedError,
@@ -63,15 +67,56 @@ async def start_execution(
     )
 
 
+@dataclass(frozen=True)
+class StartRequest:
+    """One run for `start_executions` to start: `start_execution`'s arguments."""
+
+    workflow_id: uuid.UUID
+    trigger_type: str
+    trigger_data: dict[str, Any]
+    dedupe_key: str | None = None
+
+
+async def start_executions(
+    session: AsyncSession, requests: list[StartRequest]
+) -> list[uuid.UUID | DomainError]:
+    """Start many runs at once (a scheduler's batch of due slots) in two statements whatever their
+    number: one read of their workflows, one `public.start_executions`. For each request, in
+    order, its execution's id or why it was refused (the error `start_execution` would raise);
+    the refused ones leave nothing behind. Same rules as `start_execution`, which is this with one
+    request."""
+    connection = await raw_connection(session)
+    workflows = await repository.workflows_to_start(
+        connection, list(dict.fromkeys(request.workflow_id for request in requests))
+    )
+    results: dict[int, uuid.UUID | DomainError] = {}
+    runs: list[repository.RunToStart] = []
+    positions: list[int] = []
+    for position, request in enumerate(requests):
+        try:
+            runs.append(_run_to_start(workflows.get(request.workflow_id), request))
+        except DomainError as refused:
+            results[position] = refused
+        else:
+            positions.append(position)
+    for position, result in zip(positions, await _record(connection, runs), strict=True):
+        results[position] = result
+    return [results[position] for position in range(len(requests))]
+
+
 def run_credits(plan: list[dict[str, Any]]) -> int:
     """The most a run of `plan` may be charged: each action step's flat credits and the token
     credits an LLM call may add; conditions and delays cost nothing."""
+    return _credits_of(
+        (step["service_name"], step["action_name"]) for step in plan if step["step_type"] == "action"
+    )
+
+
+def _credits_of(actions: Iterable[tuple[str, str]]) -> int:
     total = 0
-    for step in plan:
-        if step["step_type"] != "action":
-            continue
+    for service_name, action_name in actions:
         try:
-            action = catalog().action(step["service_name"], step["action_name"])
+            action = catalog().action(service_name, action_name)
         except (UnknownService, UnknownAction):
             continue  # the step fails with the catalog's message, charged nothing
         total += action.credits + action.max_usage_credits
@@ -88,77 +133,97 @@ async def _start(
     extra_metadata: dict[str, Any] | None = None,
     resume_from: repository.Row | None = None,
 ) -> uuid.UUID:
-    if trigger_type not in TRIGGER_TYPES:
-        raise ValueError(f"unknown trigger type {trigger_type!r}")
     connection = await raw_connection(session)
-    workflow = await repository.workflow_to_start(connection, workflow_id)
+    workflows = await repository.workflows_to_start(connection, [workflow_id])
+    run = _run_to_start(
+        workflows.get(workflow_id),
+        StartRequest(workflow_id, trigger_type, trigger_data, dedupe_key),
+        extra_metadata=extra_metadata,
+        resume_from=resume_from,
+    )
+    [result] = await _record(connection, [run])
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+def _run_to_start(
+    workflow: repository.WorkflowToStart | None,
+    request: StartRequest,
+    *,
+    extra_metadata: dict[str, Any] | None = None,
+    resume_from: repository.Row | None = None,
+) -> repository.RunToStart:
+    """The run `request` asks for, by the rules of `start_execution` that need no writing."""
+    if request.trigger_type not in TRIGGER_TYPES:
+        raise ValueError(f"unknown trigger type {request.trigger_type!r}")
     if workflow is None:
         raise NotFoundError("The workflow does not exist.")
     test_run = workflow.status != "active"
-    if workflow.status == "archived" or (test_run and trigger_type != "manual"):
+    if workflow.status == "archived" or (test_run and request.trigger_type != "manual"):
         raise ConflictError(
             f"The workflow is {workflow.status}: only active workflows run on their trigger "
             "(a draft or paused workflow can be run by hand as a test)."
         )
-    trigger_json = repository.as_json(trigger_data)
+    trigger_json = repository.as_json(request.trigger_data)
     if len(trigger_json.encode()) > MAX_TRIGGER_DATA_BYTES:
         raise PayloadTooLargeError(
             f"The trigger data is larger than {MAX_TRIGGER_DATA_BYTES // 1024} KiB as JSON."
         )
     try:
-        check_storable(trigger_data, "trigger_data", max_depth=MAX_STORED_DEPTH)
+        check_storable(request.trigger_data, "trigger_data", max_depth=MAX_STORED_DEPTH)
     except UnstorableInput as error:
         raise ValidationFailedError(
             f"The {error.field} {error.problem}.", details=[{"field": error.field, "message": error.problem}]
         ) from None
 
-    plan = [step for step in workflow.steps if step["step_type"] != "trigger"]
-    trigger_step = next((step for step in workflow.steps if step["step_type"] == "trigger"), None)
-    metadata: dict[str, Any] = {"trigger_type": trigger_type, "workflow_name": workflow.name}
+    metadata: dict[str, Any] = {"trigger_type": request.trigger_type, "workflow_name": workflow.name}
     if test_run:
         metadata["test_run"] = True
-    if trigger_step is not None:
+    if workflow.trigger_step is not None:
         # The trigger step's output is the trigger data: `steps.new_email` and `steps[1]` work too.
-        metadata["trigger_step"] = {
-            "step_order": trigger_step["step_order"],
-            "action_name": trigger_step["action_name"],
-        }
+        metadata["trigger_step"] = workflow.trigger_step
     metadata |= extra_metadata or {}
 
-    reused, cursor = _reusable_results(plan, resume_from) if resume_from is not None else ([], 0)
-    execution_id = uuid.uuid4()
-    # Before anything is written: the run holds the most it may use, or does not start.
-    await credits.reserve(
-        connection,
-        user_id=workflow.user_id,
-        reservation_id=execution_id,
-        credits=run_credits(plan[cursor:]),
-        purpose="execution",
-        what="this run",
-    )
-    inserted = await repository.insert_execution(
-        connection,
-        execution_id=execution_id,
+    reused: list[dict[str, Any]] = []
+    cursor, credits_needed = 0, _credits_of(workflow.actions)
+    if resume_from is not None:
+        plan = workflow.plan()
+        reused, cursor = _reusable_results(plan, resume_from)
+        credits_needed = run_credits(plan[cursor:])
+    return repository.RunToStart(
+        execution_id=uuid.uuid4(),
         workflow_id=workflow.id,
         user_id=workflow.user_id,
-        trigger_data=trigger_json,
-        total_steps=len(plan),
+        credits=credits_needed,
+        trigger_json=trigger_json,
+        total_steps=workflow.plan_length,
         metadata=metadata,
-        plan=plan,
+        plan_json=workflow.plan_json,
         step_results=reused,
         cursor=cursor,
         completed_steps=sum(1 for result in reused if result["status"] == "completed"),
-        dedupe_key=dedupe_key,
+        dedupe_key=request.dedupe_key,
     )
-    if not inserted:
-        assert dedupe_key is not None
-        await credits.settle(connection, user_id=workflow.user_id, reservation_id=execution_id, used=0)
-        existing = await repository.execution_by_dedupe_key(connection, workflow.id, dedupe_key)
-        assert existing is not None, "a conflicting dedupe key names an existing execution"
-        return existing
-    await queue.enqueue(connection, ExecutionJob(execution_id, job_seq=1))
-    metrics.executions_started.labels(trigger_type).inc()
-    return execution_id
+
+
+async def _record(connection: Connection, runs: list[repository.RunToStart]) -> list[uuid.UUID | DomainError]:
+    """Reserve, record and enqueue `runs` in one statement; each one's execution id (the first
+    one's for a repeated dedupe key), or the refusal of a run whose credits were not left."""
+    usage_of: dict[uuid.UUID, CreditUsage] = {}
+    results: list[uuid.UUID | DomainError] = []
+    for run, started in zip(runs, await repository.start_runs(connection, runs), strict=True):
+        if started.outcome == "refused":
+            # Read once per user: a batch may hold many runs of one user out of credits.
+            if run.user_id not in usage_of:
+                usage_of[run.user_id] = await credits.usage(connection, run.user_id)
+            results.append(credits.refusal(usage_of[run.user_id], credits=run.credits, what="this run"))
+            continue
+        assert started.execution_id is not None, "a started or existing run has an id"
+        if started.outcome == "started":
+            metrics.executions_started.labels(run.metadata["trigger_type"]).inc()
+        results.append(started.execution_id)
+    return results
 
 
 def _reusable_results(plan: list[dict[str, Any]], failed: repository.Row) -> tuple[list[dict[str, Any]], int]:

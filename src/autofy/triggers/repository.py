@@ -323,13 +323,47 @@ async def claim_due_schedules(session: AsyncSession, now: datetime, limit: int) 
     return [_stored_schedule(row) for row in rows]
 
 
-async def advance_schedule(
-    session: AsyncSession, workflow_id: uuid.UUID, *, fired: datetime, next_fire_at: datetime
-) -> None:
+async def earliest_schedule_due(session: AsyncSession) -> datetime | None:
+    """When the next schedule comes due (the earliest `next_fire_at`, maybe already past)."""
+    earliest: datetime | None = await session.scalar(select(func.min(workflow_schedules.c.next_fire_at)))
+    return earliest
+
+
+@dataclass(frozen=True)
+class FiredSlot:
+    """A schedule's slot that fired, and the slot after it."""
+
+    workflow_id: uuid.UUID
+    fired: datetime
+    next_fire_at: datetime
+
+
+_ADVANCE_SCHEDULES = text("""
+update public.workflow_schedules s
+set last_fired_at = f.fired, next_fire_at = f.next_fire_at
+from jsonb_to_recordset(cast(:slots as jsonb)) as f(workflow_id uuid, fired timestamptz, next_fire_at timestamptz)
+where s.workflow_id = f.workflow_id
+""")
+
+
+async def advance_schedules(session: AsyncSession, slots: list[FiredSlot]) -> None:
+    """Move each schedule on past the slot it fired, in one statement."""
+    if not slots:
+        return
     await session.execute(
-        update(workflow_schedules)
-        .where(workflow_schedules.c.workflow_id == workflow_id)
-        .values(last_fired_at=fired, next_fire_at=next_fire_at)
+        _ADVANCE_SCHEDULES,
+        {
+            "slots": json.dumps(
+                [
+                    {
+                        "workflow_id": str(slot.workflow_id),
+                        "fired": slot.fired.isoformat(),
+                        "next_fire_at": slot.next_fire_at.isoformat(),
+                    }
+                    for slot in slots
+                ]
+            )
+        },
     )
 
 
@@ -568,45 +602,64 @@ async def set_integration_status(
 # --- executions -------------------------------------------------------------------------------
 
 # `dedupe_key` is the engine's column (0003_engine), not in autofy.db.tables: plain SQL here.
-_RECORD_REFUSED_EXECUTION = text("""
-with recorded as (
+_RECORD_REFUSED_EXECUTIONS = text("""
+with refused as (
+  select * from jsonb_to_recordset(cast(:refusals as jsonb)) as r(
+    workflow_id uuid, trigger_data jsonb, error_message text, metadata jsonb, dedupe_key text)
+),
+recorded as (
   insert into public.workflow_executions
     (workflow_id, user_id, trigger_data, execution_status, completed_at, duration, error_message,
      metadata, dedupe_key)
-  select w.id, w.user_id, cast(:trigger_data as jsonb), 'failed', now(), interval '0',
-         :error_message, cast(:metadata as jsonb), :dedupe_key
-  from public.workflows w
-  where w.id = :workflow_id
+  select w.id, w.user_id, r.trigger_data, 'failed', now(), interval '0', r.error_message, r.metadata,
+         r.dedupe_key
+  from refused r join public.workflows w on w.id = r.workflow_id
   on conflict (workflow_id, dedupe_key) where dedupe_key is not null do nothing
   returning workflow_id
+),
+per_workflow as (
+  select workflow_id, count(*) as runs from recorded group by workflow_id
 )
 update public.workflows w
-set total_executions = coalesce(w.total_executions, 0) + 1,
-    failed_executions = coalesce(w.failed_executions, 0) + 1,
+set total_executions = coalesce(w.total_executions, 0) + p.runs,
+    failed_executions = coalesce(w.failed_executions, 0) + p.runs,
     last_executed_at = now()
-from recorded
-where w.id = recorded.workflow_id
+from per_workflow p
+where w.id = p.workflow_id
 """)
 
 
-async def record_refused_execution(
-    session: AsyncSession,
-    *,
-    workflow_id: uuid.UUID,
-    trigger_type: str,
-    trigger_data: dict[str, Any],
-    error_message: str,
-    dedupe_key: str | None,
-) -> None:
-    """A run a schedule or poll could not start (credits used up, trigger data too large), kept
-    as a failed execution so the user sees it; a repeated dedupe key records it once."""
+@dataclass(frozen=True)
+class RefusedRun:
+    """A run a schedule or poll could not start, and why."""
+
+    workflow_id: uuid.UUID
+    trigger_type: str
+    trigger_data: dict[str, Any]
+    error_message: str
+    dedupe_key: str
+
+
+async def record_refused_executions(session: AsyncSession, refusals: list[RefusedRun]) -> None:
+    """Runs a schedule or poll could not start (credits used up, trigger data too large), kept as
+    failed executions so the user sees them; a repeated dedupe key records one once."""
+    if not refusals:
+        return
     await session.execute(
-        _RECORD_REFUSED_EXECUTION,
+        _RECORD_REFUSED_EXECUTIONS,
         {
-            "workflow_id": workflow_id,
-            "trigger_data": json.dumps(trigger_data, default=str),
-            "error_message": error_message,
-            "metadata": json.dumps({"trigger_type": trigger_type, "not_started": True}),
-            "dedupe_key": dedupe_key,
+            "refusals": json.dumps(
+                [
+                    {
+                        "workflow_id": refusal.workflow_id,
+                        "trigger_data": refusal.trigger_data,
+                        "error_message": refusal.error_message,
+                        "metadata": {"trigger_type": refusal.trigger_type, "not_started": True},
+                        "dedupe_key": refusal.dedupe_key,
+                    }
+                    for refusal in refusals
+                ],
+                default=str,
+            )
         },
     )

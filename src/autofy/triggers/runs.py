@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autofy.engine.service import start_execution
+from autofy.engine.service import StartRequest, start_executions
 from autofy.errors import DomainError
 from autofy.triggers import repository
 
@@ -25,25 +25,34 @@ async def start_or_record(
 ) -> uuid.UUID | None:
     """Start a run; when the engine refuses it (credits used up, trigger data too large), record
     the refusal as a failed execution instead, so it is never silent. The run's id, or None."""
-    try:
-        # A savepoint: a refused start leaves nothing behind in the caller's transaction.
-        async with session.begin_nested():
-            return await start_execution(
-                session,
-                workflow_id=workflow_id,
-                trigger_type=trigger_type,
-                trigger_data=trigger_data,
-                dedupe_key=dedupe_key,
-            )
-    except DomainError as refusal:
-        logger.info("workflow %s: %s run not started: %s", workflow_id, trigger_type, refusal.message)
-        await repository.record_refused_execution(
-            session,
-            workflow_id=workflow_id,
-            trigger_type=trigger_type,
-            # Data the engine refused (too large, or not storable) is not stored again.
-            trigger_data=trigger_data if refusal.status_code not in (413, 422) else {},
-            error_message=refusal.message,
-            dedupe_key=dedupe_key,
+    [started] = await start_or_record_many(
+        session, [StartRequest(workflow_id, trigger_type, trigger_data, dedupe_key)]
+    )
+    return started
+
+
+async def start_or_record_many(session: AsyncSession, requests: list[StartRequest]) -> list[uuid.UUID | None]:
+    """`start_or_record` for many runs in a few statements (a scheduler's batch): each run's id,
+    or None for a refused one, in order. Each request needs its `dedupe_key`, so a refusal is
+    recorded once however often it is retried."""
+    results = await start_executions(session, requests)
+    refusals: list[repository.RefusedRun] = []
+    for request, result in zip(requests, results, strict=True):
+        if not isinstance(result, DomainError):
+            continue
+        logger.info(
+            "workflow %s: %s run not started: %s", request.workflow_id, request.trigger_type, result.message
         )
-        return None
+        assert request.dedupe_key is not None
+        refusals.append(
+            repository.RefusedRun(
+                workflow_id=request.workflow_id,
+                trigger_type=request.trigger_type,
+                # Data the engine refused (too large, or not storable) is not stored again.
+                trigger_data=request.trigger_data if result.status_code not in (413, 422) else {},
+                error_message=result.message,
+                dedupe_key=request.dedupe_key,
+            )
+        )
+    await repository.record_refused_executions(session, refusals)
+    return [None if isinstance(result, DomainError) else result for result in results]
