@@ -5,7 +5,9 @@
 
 Queues `--executions` runs of the benchmark workflow (bench/webhook.py: set_fields then
 format_text) with `start_execution`, then starts worker processes and reports completed
-executions/s and the transactions committed per execution (pg_stat_database.xact_commit).
+executions/s, the transactions committed per execution (pg_stat_database.xact_commit), and the CPU
+each execution cost the workers and the PostgreSQL server (from the first completion to the last,
+so the workers' start-up is left out; the server's processes that ended meanwhile are not counted).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import secrets
 import signal
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -33,6 +36,7 @@ from autofy.engine.worker import run_workers
 from autofy.runtime import generate_encryption_key
 from bench.database import migrated_database
 from bench.webhook import create_workflow
+from bench.webhook_load import cpu_seconds, descendants
 
 
 async def queue_backlog(database_url: str, executions: int) -> None:
@@ -88,6 +92,44 @@ async def counters(database_url: str) -> tuple[int, int, int]:
         await connection.close()
 
 
+async def server_process(database_url: str) -> int:
+    """The PostgreSQL server's main process (its backends and helpers are its children)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return parent_of(int(await connection.fetchval("select pg_backend_pid()")))
+    finally:
+        await connection.close()
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def cpu_by_process(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds([pid]) for pid in pids}
+
+
+@dataclasses.dataclass
+class CpuMark:
+    """The CPU spent so far by the workers and by the server, when `completed` runs had ended."""
+
+    completed: int
+    workers: float
+    server: dict[int, float]
+
+    @classmethod
+    def take(cls, completed: int, workers: list[int], server: int) -> CpuMark:
+        return cls(completed, cpu_seconds(workers), cpu_by_process(descendants(server)))
+
+    def per_execution_ms(self, start: CpuMark) -> dict[str, float]:
+        executions = max(self.completed - start.completed, 1)
+        server = sum(seconds - start.server.get(pid, 0.0) for pid, seconds in self.server.items())
+        return {
+            "workers": round(1000 * (self.workers - start.workers) / executions, 3),
+            "server": round(1000 * server / executions, 3),
+        }
+
+
 async def steady_rate(database_url: str) -> float:
     """Executions/s between the first and the last completion (worker start-up left out)."""
     connection = await asyncpg.connect(database_url)
@@ -112,16 +154,22 @@ async def drain(database_url: str, arguments: argparse.Namespace) -> dict[str, A
     processes = [
         context.Process(target=work, args=(database_url, config)) for _ in range(arguments.worker_processes)
     ]
+    server = await server_process(database_url)
     began = time.monotonic()
     for process in processes:
         process.start()
+    workers = [process.pid or 0 for process in processes]
+    first: CpuMark | None = None
     try:
         while True:
             await asyncio.sleep(0.25)
             _, running, total = await counters(database_url)
+            if first is None and running < total:
+                first = CpuMark.take(total - running, workers, server)
             if running == 0:
                 break
         elapsed = time.monotonic() - began
+        last = CpuMark.take(total, workers, server)
     finally:
         for process in processes:
             os.kill(process.pid or 0, signal.SIGTERM)
@@ -138,6 +186,7 @@ async def drain(database_url: str, arguments: argparse.Namespace) -> dict[str, A
         "seconds_including_worker_start": round(elapsed, 2),
         "completed_per_second": steady,
         "commits_per_execution": round((commits_after - commits_before) / total, 2),
+        "cpu_ms_per_execution": last.per_execution_ms(first or last),
     }
 
 

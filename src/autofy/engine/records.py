@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -87,7 +87,9 @@ class StepResult:
         )
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow: `input` is already a copy (redacted), and nothing changes a step's output once
+        # recorded (templates read it in an immutable sandbox), so a deep copy would only cost.
+        return dict(vars(self))
 
 
 def for_history(step_results: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -128,18 +128,24 @@ async def execution_by_dedupe_key(
 
 # --- running ----------------------------------------------------------------------------------
 
-_EXECUTION_FOR_JOB = """
+# The runs of the jobs a worker dequeued together, in one round trip (ExecutionRunner.load).
+_EXECUTIONS_FOR_JOBS = """
 select e.id, e.workflow_id, e.user_id, e.execution_status, e.trigger_data, e.started_at,
        e.step_results, e.completed_steps, e.failed_steps, e.credits_used, e.metadata,
        e.engine_plan, e.engine_cursor, e.engine_job_seq, e.engine_attempt
 from public.workflow_executions e
-where e.id = $1
+where e.id = any($1::uuid[])
 """
 
 
+async def executions_for_jobs(connection: Connection, execution_ids: list[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    """The executions of these ids that exist, by id."""
+    rows = await connection.fetch(_EXECUTIONS_FOR_JOBS, execution_ids)
+    return {row["id"]: row for row in rows}
+
+
 async def execution_for_job(connection: Connection, execution_id: uuid.UUID) -> Row | None:
-    row: Row | None = await connection.fetchrow(_EXECUTION_FOR_JOB, execution_id)
-    return row
+    return (await executions_for_jobs(connection, [execution_id])).get(execution_id)
 
 
 async def execution_for_user_action(connection: Connection, execution_id: uuid.UUID) -> Row | None:

@@ -30,6 +30,7 @@ from autofy.engine.actions import ActionInvoker, Credentials, is_instant
 from autofy.engine.config import EngineConfig
 from autofy.engine.connections import ServicePool
 from autofy.engine.finishing import FinishingGroup
+from autofy.engine.grouping import Grouped
 from autofy.engine.queue import ExecutionJob
 from autofy.engine.records import MAX_STEP_OUTPUT_BYTES, StepResult, json_size
 from autofy.engine.repository import Connection, FinishingRun, Outcome, Progress, Token
@@ -39,6 +40,9 @@ from autofy.observability import metrics
 from autofy.security.crypto import CredentialCipher, CredentialDecryptionError
 
 logger = logging.getLogger(__name__)
+
+# Runs read in one statement at most: more than a worker dequeues at once.
+MAX_LOAD_GROUP = 100
 
 
 @dataclass
@@ -148,31 +152,44 @@ class ExecutionRunner:
         self.cipher = cipher
         self.config = config
         self.finishing = FinishingGroup(pool)
+        self._loading = Grouped(self._load_rows, max_group=MAX_LOAD_GROUP)
 
     async def load(self, job: ExecutionJob) -> RunState | None:
         """The execution this job advances, or None when the job is superseded."""
+        row = await self._loading(job.execution_id)
+        if row is None or row["execution_status"] != "running" or row["engine_job_seq"] != job.job_seq:
+            return None
+        state = RunState.from_row(row)
+        services = {
+            step["service_name"]
+            for step in state.plan[state.cursor :]
+            if self.invoker.requires_integration(step["service_name"])
+        }
+        named = {
+            self._credentials_key(step): integration
+            for step in state.plan[state.cursor :]
+            if (integration := self._named_integration(step)) is not None
+        }
+        if not services and not named:
+            return state  # built-in steps only: nothing more to read
         async with self.pool.connection() as connection:
-            row = await repository.execution_for_job(connection, job.execution_id)
-            if row is None or row["execution_status"] != "running" or row["engine_job_seq"] != job.job_seq:
-                return None
-            state = RunState.from_row(row)
-            services = {
-                step["service_name"]
-                for step in state.plan[state.cursor :]
-                if self.invoker.requires_integration(step["service_name"])
-            }
             for service_name in services:
-                integration = await repository.integration_for(connection, state.user_id, service_name)
-                if integration is not None:
-                    state.credentials[service_name] = self._decrypt(state.user_id, integration)
-            for step in state.plan[state.cursor :]:
-                named = self._named_integration(step)
-                if named is None or self._credentials_key(step) in state.credentials:
-                    continue
-                integration = await repository.named_integration(connection, state.user_id, *named)
-                if integration is not None:
-                    state.credentials[self._credentials_key(step)] = self._decrypt(state.user_id, integration)
+                found = await repository.integration_for(connection, state.user_id, service_name)
+                if found is not None:
+                    state.credentials[service_name] = self._decrypt(state.user_id, found)
+            for key, (integration_id, service_name) in named.items():
+                found = await repository.named_integration(
+                    connection, state.user_id, integration_id, service_name
+                )
+                if found is not None:
+                    state.credentials[key] = self._decrypt(state.user_id, found)
         return state
+
+    async def _load_rows(self, execution_ids: list[uuid.UUID]) -> list[repository.Row | None]:
+        # The runs of jobs dequeued together, read in one round trip (engine/grouping.py).
+        async with self.pool.connection() as connection:
+            rows = await repository.executions_for_jobs(connection, execution_ids)
+        return [rows.get(execution_id) for execution_id in execution_ids]
 
     def _named_integration(self, step: dict[str, Any]) -> tuple[uuid.UUID, str] | None:
         """The integration a step names by `integration_id` (the HTTP step's credentials), if any."""
