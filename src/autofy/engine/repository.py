@@ -234,7 +234,8 @@ finished as (
       engine_cursor = coalesce(r.engine_cursor, e.engine_cursor),
       engine_job_seq = e.engine_job_seq + 1
   from runs r
-  where e.id = r.id and e.execution_status = 'running'
+  -- By primary key: a join the planner would otherwise hash over every running execution.
+  where e.id = any(array(select id from runs)) and e.id = r.id and e.execution_status = 'running'
     and (not r.checked or (e.engine_job_seq = r.job_seq and e.engine_cursor = r.cursor_at))
   returning e.id, e.workflow_id, e.user_id, e.execution_status, e.duration, e.credits_used, e.completed_at
 ),

@@ -28,12 +28,13 @@ import asyncio
 import ctypes
 import functools
 import inspect
+import math
 import re
 import string
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -138,6 +139,8 @@ class _InlineBudget(_Budget):
     output_left: int = INLINE_OUTPUT_CHARACTERS
     written_left: int = INLINE_OUTPUT_CHARACTERS
     value_limit: int = INLINE_OUTPUT_CHARACTERS
+    # On the loop's own thread, handing the interpreter lock over would only cost.
+    yield_at: float = math.inf
 
     def write(self, size: int) -> None:
         if size > self.written_left:
@@ -405,6 +408,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = _TickingRange
         self.globals["lipsum"] = _lipsum
         self.checked_concat = _checked_concat
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        # A plain dict rather than Jinja's ChainMap over the environment's globals: those are fixed
+        # once the sandbox is built, and every render walks a template's globals twice.
+        return {**self.globals, **(d or {})}
 
     @staticmethod
     def _finalize(value: Any) -> Any:
