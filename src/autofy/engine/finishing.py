@@ -36,9 +36,16 @@ class FinishingGroup:
         return await self._grouped((run, before))
 
     async def _write(self, group: list[tuple[FinishingRun, BeforeFinish | None]]) -> list[bool]:
-        async with self.pool.transaction() as connection:
-            for _, before in group:
-                if before is not None:
+        runs = [run for run, _ in group]
+        writes_before = [before for _, before in group if before is not None]
+        if writes_before:
+            async with self.pool.transaction() as connection:
+                for before in writes_before:
                     await before(connection)
-            finished = await repository.finish_many(connection, [run for run, _ in group])
-        return [run.execution_id in finished for run, _ in group]
+                finished = await repository.finish_many(connection, runs)
+        else:
+            # One statement is a transaction of its own (committed before it answers): no BEGIN
+            # and COMMIT round trips.
+            async with self.pool.connection() as connection:
+                finished = await repository.finish_many(connection, runs)
+        return [run.execution_id in finished for run in runs]

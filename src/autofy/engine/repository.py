@@ -128,11 +128,12 @@ async def execution_by_dedupe_key(
 
 # --- running ----------------------------------------------------------------------------------
 
-# The runs of the jobs a worker dequeued together, in one round trip (ExecutionRunner.load).
+# The runs of the jobs a worker dequeued together, in one round trip (ExecutionRunner.load). The
+# plan comes as its JSON text: runs of one workflow share it, decoded and checked once (runner.py).
 _EXECUTIONS_FOR_JOBS = """
 select e.id, e.workflow_id, e.user_id, e.execution_status, e.trigger_data, e.started_at,
        e.step_results, e.completed_steps, e.failed_steps, e.credits_used, e.metadata,
-       e.engine_plan, e.engine_cursor, e.engine_job_seq, e.engine_attempt
+       e.engine_plan::text as engine_plan, e.engine_cursor, e.engine_job_seq, e.engine_attempt
 from public.workflow_executions e
 where e.id = any($1::uuid[])
 """

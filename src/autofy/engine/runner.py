@@ -15,11 +15,13 @@ the write match no row, and the job stops without recording anything.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from autofy.connectors.core.conditions import evaluate_conditions
@@ -33,7 +35,7 @@ from autofy.engine.finishing import FinishingGroup
 from autofy.engine.grouping import Grouped
 from autofy.engine.queue import ExecutionJob
 from autofy.engine.records import MAX_STEP_OUTPUT_BYTES, StepResult, json_size
-from autofy.engine.repository import Connection, FinishingRun, Outcome, Progress, Token
+from autofy.engine.repository import Connection, FinishingRun, Outcome, Progress, Token, as_json
 from autofy.engine.templating import TemplateError, render_off_loop
 from autofy.input_guard import MAX_STORED_DEPTH, UnstorableInput, check_storable
 from autofy.observability import metrics
@@ -53,7 +55,9 @@ class RunState:
     workflow_id: uuid.UUID
     user_id: uuid.UUID
     trigger_data: Any
+    # Read only: runs of one workflow share it (`_plan`).
     plan: list[dict[str, Any]]
+    plan_text: str
     step_results: list[dict[str, Any]]
     completed_steps: int
     failed_steps: int
@@ -75,7 +79,8 @@ class RunState:
             workflow_id=row["workflow_id"],
             user_id=row["user_id"],
             trigger_data=row["trigger_data"],
-            plan=row["engine_plan"],
+            plan=_plan(row["engine_plan"]),
+            plan_text=row["engine_plan"],
             step_results=row["step_results"],
             completed_steps=row["completed_steps"] or 0,
             failed_steps=row["failed_steps"] or 0,
@@ -315,7 +320,7 @@ class ExecutionRunner:
 
         # Rows saved before a validation rule existed are checked again here, so they fail with the
         # validator's message instead of at render time (or not at all, for a stored secret).
-        invalid = step_run_problem(state.plan, state.cursor, state.metadata.get("trigger_step"))
+        invalid = _step_problem(state.plan_text, state.cursor, as_json(state.metadata.get("trigger_step")))
         if invalid is not None:
             message = f"the step is not valid as saved ({invalid}); edit the workflow and run it again"
             return self._failure(step, finished("failed", input=None, error=message), message)
@@ -464,6 +469,18 @@ class ExecutionRunner:
             if not await repository.finish(connection, state.token, state.execution_id, outcome):
                 return
         _count_finished(state, outcome)
+
+
+# Runs of one workflow carry the same plan: decoded once and checked once per step, not per run.
+@lru_cache(maxsize=256)
+def _plan(text: str) -> list[dict[str, Any]]:
+    plan: list[dict[str, Any]] = json.loads(text)
+    return plan
+
+
+@lru_cache(maxsize=4096)
+def _step_problem(plan_text: str, index: int, trigger_step_text: str) -> str | None:
+    return step_run_problem(_plan(plan_text), index, json.loads(trigger_step_text))
 
 
 def _count_finished(state: RunState, outcome: Outcome) -> None:
