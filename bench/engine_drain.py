@@ -79,26 +79,18 @@ def work(database_url: str, config: EngineConfig) -> None:
     asyncio.run(serve())
 
 
-async def counters(database_url: str) -> tuple[int, int, int]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        row = await connection.fetchrow(
-            "select xact_commit, (select count(*) from workflow_executions where execution_status = 'running') as running,"
-            " (select count(*) from workflow_executions) as total"
-            " from pg_stat_database where datname = current_database()"
-        )
-        return int(row["xact_commit"]), int(row["running"]), int(row["total"])
-    finally:
-        await connection.close()
+async def counters(connection: asyncpg.Connection) -> tuple[int, int]:
+    """Transactions committed so far, and executions still running (cheap: polled while draining)."""
+    row = await connection.fetchrow(
+        "select xact_commit, (select count(*) from workflow_executions where execution_status = 'running')"
+        " as running from pg_stat_database where datname = current_database()"
+    )
+    return int(row["xact_commit"]), int(row["running"])
 
 
-async def server_process(database_url: str) -> int:
+async def server_process(connection: asyncpg.Connection) -> int:
     """The PostgreSQL server's main process (its backends and helpers are its children)."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        return parent_of(int(await connection.fetchval("select pg_backend_pid()")))
-    finally:
-        await connection.close()
+    return parent_of(int(await connection.fetchval("select pg_backend_pid()")))
 
 
 def parent_of(pid: int) -> int:
@@ -145,43 +137,54 @@ async def steady_rate(database_url: str) -> float:
 
 async def drain(database_url: str, arguments: argparse.Namespace) -> dict[str, Any]:
     await queue_backlog(database_url, arguments.executions)
+    total = arguments.executions
     await asyncio.sleep(1)  # let the statistics collector catch up before the baseline
-    commits_before, _, _ = await counters(database_url)
-    config = dataclasses.replace(
-        EngineConfig(), concurrency=arguments.concurrency, chain_instant_steps=not arguments.one_job_per_step
-    )
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=work, args=(database_url, config)) for _ in range(arguments.worker_processes)
-    ]
-    server = await server_process(database_url)
-    began = time.monotonic()
-    for process in processes:
-        process.start()
-    workers = [process.pid or 0 for process in processes]
-    first: CpuMark | None = None
+    # One connection for the polls, whose server process is counted with the server's CPU.
+    polling = await asyncpg.connect(database_url)
     try:
-        while True:
-            await asyncio.sleep(0.25)
-            _, running, total = await counters(database_url)
-            if first is None and running < total:
-                first = CpuMark.take(total - running, workers, server)
-            if running == 0:
-                break
-        elapsed = time.monotonic() - began
-        last = CpuMark.take(total, workers, server)
+        commits_before, _ = await counters(polling)
+        config = dataclasses.replace(
+            EngineConfig(),
+            concurrency=arguments.concurrency,
+            batch_size=arguments.batch_size,
+            chain_instant_steps=not arguments.one_job_per_step,
+        )
+        context = multiprocessing.get_context("spawn")
+        processes = [
+            context.Process(target=work, args=(database_url, config))
+            for _ in range(arguments.worker_processes)
+        ]
+        server = await server_process(polling)
+        began = time.monotonic()
+        for process in processes:
+            process.start()
+        workers = [process.pid or 0 for process in processes]
+        first: CpuMark | None = None
+        try:
+            while True:
+                await asyncio.sleep(0.25)
+                _, running = await counters(polling)
+                if first is None and running < total:
+                    first = CpuMark.take(total - running, workers, server)
+                if running == 0:
+                    break
+            elapsed = time.monotonic() - began
+            last = CpuMark.take(total, workers, server)
+        finally:
+            for process in processes:
+                os.kill(process.pid or 0, signal.SIGTERM)
+            for process in processes:
+                process.join(timeout=60)
+        await asyncio.sleep(1)
+        commits_after, _ = await counters(polling)
     finally:
-        for process in processes:
-            os.kill(process.pid or 0, signal.SIGTERM)
-        for process in processes:
-            process.join(timeout=60)
-    await asyncio.sleep(1)
-    commits_after, _, _ = await counters(database_url)
+        await polling.close()
     steady = await steady_rate(database_url)
     return {
         "executions": total,
         "worker_processes": arguments.worker_processes,
         "concurrency": arguments.concurrency,
+        "batch_size": arguments.batch_size,
         "policy": "one job per step" if arguments.one_job_per_step else "instant steps chained",
         "seconds_including_worker_start": round(elapsed, 2),
         "completed_per_second": steady,
@@ -197,6 +200,7 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=3000)
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=EngineConfig.batch_size, help="jobs per dequeue")
     parser.add_argument("--one-job-per-step", action="store_true")
     arguments = parser.parse_args()
     with ExitStack() as stack:
