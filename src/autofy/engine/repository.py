@@ -210,7 +210,8 @@ async def checkpoint(connection: Connection, token: Token, progress: Progress) -
 
 # Finishing executions and their bookkeeping, in one statement for any number of them: each run's
 # final state, its workflow's totals and running average, and each run's credit reservation settled
-# on its owner's profile (charged what it used, at most what it reserved; `public.settle_credits`).
+# on its owner's profile (charged what it used, at most what it reserved; each profile updated
+# once for the group: `public.settle_credits_many`).
 # The runs come as one JSON array (`FinishingRun.as_record`); a run whose `checked` is false skips
 # the compare-and-set (a cancel by the user applies whatever the worker is doing). Totals are
 # added per workflow, so runs of one workflow finished together update its row once: a busy
@@ -266,7 +267,10 @@ totals as (
   where w.id = f.workflow_id
 ),
 settled as (
-  select f.id, public.settle_credits(f.user_id, f.id, f.credits_used) from finished f
+  select s.id
+  from (select array_agg(user_id) as users, array_agg(id) as ids, array_agg(credits_used) as used
+        from finished) f,
+       lateral public.settle_credits_many(f.users, f.ids, f.used) s
 )
 select id from settled
 """
