@@ -55,9 +55,9 @@ class RunState:
     workflow_id: uuid.UUID
     user_id: uuid.UUID
     trigger_data: Any
-    # Read only: runs of one workflow share it (`_plan`).
+    # Read only: runs of one workflow share it (`SharedPlan`).
     plan: list[dict[str, Any]]
-    plan_text: str
+    shared_plan: SharedPlan
     step_results: list[dict[str, Any]]
     completed_steps: int
     failed_steps: int
@@ -74,13 +74,14 @@ class RunState:
 
     @classmethod
     def from_row(cls, row: repository.Row) -> RunState:
+        shared_plan = _shared_plan(row["engine_plan"])
         return cls(
             execution_id=row["id"],
             workflow_id=row["workflow_id"],
             user_id=row["user_id"],
             trigger_data=row["trigger_data"],
-            plan=_plan(row["engine_plan"]),
-            plan_text=row["engine_plan"],
+            plan=shared_plan.steps,
+            shared_plan=shared_plan,
             step_results=row["step_results"],
             completed_steps=row["completed_steps"] or 0,
             failed_steps=row["failed_steps"] or 0,
@@ -320,7 +321,7 @@ class ExecutionRunner:
 
         # Rows saved before a validation rule existed are checked again here, so they fail with the
         # validator's message instead of at render time (or not at all, for a stored secret).
-        invalid = _step_problem(state.plan_text, state.cursor, as_json(state.metadata.get("trigger_step")))
+        invalid = state.shared_plan.problem(state.cursor, state.metadata.get("trigger_step"))
         if invalid is not None:
             message = f"the step is not valid as saved ({invalid}); edit the workflow and run it again"
             return self._failure(step, finished("failed", input=None, error=message), message)
@@ -471,16 +472,25 @@ class ExecutionRunner:
         _count_finished(state, outcome)
 
 
-# Runs of one workflow carry the same plan: decoded once and checked once per step, not per run.
+class SharedPlan:
+    """A run's plan as the runs of one workflow share it (they carry the same plan text): decoded
+    once, and each step checked once (`step_run_problem` is a pure function of the plan)."""
+
+    def __init__(self, text: str) -> None:
+        self.steps: list[dict[str, Any]] = json.loads(text)
+        self._problems: dict[tuple[int, str], str | None] = {}
+
+    def problem(self, index: int, trigger_step: dict[str, Any] | None) -> str | None:
+        key = (index, as_json(trigger_step))
+        if key not in self._problems:
+            self._problems[key] = step_run_problem(self.steps, index, trigger_step)
+        return self._problems[key]
+
+
+# Bounded: at most this many plans (and their checks) are kept in memory.
 @lru_cache(maxsize=256)
-def _plan(text: str) -> list[dict[str, Any]]:
-    plan: list[dict[str, Any]] = json.loads(text)
-    return plan
-
-
-@lru_cache(maxsize=4096)
-def _step_problem(plan_text: str, index: int, trigger_step_text: str) -> str | None:
-    return step_run_problem(_plan(plan_text), index, json.loads(trigger_step_text))
+def _shared_plan(text: str) -> SharedPlan:
+    return SharedPlan(text)
 
 
 def _count_finished(state: RunState, outcome: Outcome) -> None:
