@@ -98,6 +98,8 @@ def for_history(step_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _trimmed(result: dict[str, Any]) -> dict[str, Any]:
+    if json_size(result) <= HISTORY_VALUE_BYTES:
+        return result  # small as a whole, so is each of its values: one measure instead of two
     kept = dict(result)
     for field in ("input", "output"):
         size = json_size(result.get(field))
