@@ -123,6 +123,16 @@ async def test_templates_that_loop_or_compute_render_off_the_event_loop(template
     assert all(name.startswith("autofy-render") for name in probe.printed_on), probe.printed_on
 
 
+async def test_many_lookups_longer_than_the_bound_in_all_render_off_the_event_loop() -> None:
+    probe = Probe()
+    filler = "{}" + " " * INLINE_SOURCE_CHARACTERS  # no template in it, but counted: it has a `{`
+
+    rendered = await render_off_loop({"text": "{{ probe }}!", "filler": filler}, {"probe": probe})
+
+    assert rendered == {"text": "probe!", "filler": filler}
+    assert [name[: len("autofy-render")] for name in probe.printed_on] == ["autofy-render"]
+
+
 async def test_short_lookups_render_on_the_event_loop_without_a_thread_hop() -> None:
     probe = Probe()
     context = {"probe": probe, "trigger": {"body": {"name": "Ada", "tags": ["a", "b"]}}}

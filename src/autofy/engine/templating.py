@@ -10,9 +10,10 @@ that does not exist become a `TemplateError` naming the field and the cause.
 A template cannot stall the server (docs/engine.md, "Template limits"):
 
 - `render_off_loop` renders on a thread of its own pool, never on the event loop that serves HTTP,
-  unless every template in the value is proven cheap: short, and made only of text and lookups
+  unless the value's templates are proven cheap: short in all, and made only of text and lookups
   (`{{ trigger.body.name }}`, `{{ steps[1]["id"] }}`: no filter, operator, call, test, loop or
-  macro), whose work is then a few lookups and the size-bounded printing of what they find;
+  macro), whose work is then parsing a little text once, a few lookups and the size-bounded
+  printing of what they find;
 - a render has a time budget (`RENDER_TIME_BUDGET_SECONDS`) checked at every operation the sandbox
   sees and every item of `range`; past the budget and a grace period, the thread is interrupted;
 - every operation that can multiply a size (`*`, `**`, `%`, `+`, `~`, `format`, `center`,
@@ -69,7 +70,8 @@ _LIPSUM_MAX_PARAGRAPHS = 100
 _LIPSUM_MAX_WORDS = 1000
 # Renders run here, not on the event loop; a few threads, so other thread work never waits on them.
 _RENDER_THREADS = 4
-# A template rendered on the event loop (lookups only) is at most this long...
+# A value rendered on the event loop (lookups only) has at most this many characters of templates
+# in all (the first render of a template also parses and compiles it)...
 INLINE_SOURCE_CHARACTERS = 1024
 # ... and the whole value writes at most this many characters there; past it, the render stops and
 # the pool renders the value again, whole (rendering has no side effects).
@@ -557,12 +559,10 @@ _LOOKUP_NODES = (
 
 
 @lru_cache(maxsize=4096)
-def _is_cheap(source: str) -> bool:
-    """Whether `source` is short and made of lookups only: rendering it then costs a few lookups
-    (each checked by the sandbox) and printing what they find (weighed first, within the inline
-    budget). Anything that repeats or computes (loops, filters, operators, calls) is not."""
-    if len(source) > INLINE_SOURCE_CHARACTERS:
-        return False
+def _is_lookups(source: str) -> bool:
+    """Whether `source` is made of lookups only: rendering it then costs a few lookups (each checked
+    by the sandbox) and printing what they find (weighed first, within the inline budget). Anything
+    that repeats or computes (loops, filters, operators, calls) is not."""
     try:
         tree = _environment.parse(source)
     except TemplateSyntaxError:
@@ -627,11 +627,11 @@ def _set_async_exception(thread_id: int | None, exception: type[BaseException] |
 async def render_off_loop(value: Any, context: Mapping[str, Any], *, path: str = "configuration") -> Any:
     """`render`, on the render pool rather than the event loop, so a slow template never delays
     the requests the loop serves; a render past its budget ends as a `TemplateError`. Values whose
-    templates are all cheap lookups (`_is_cheap`) render here, without the thread hop."""
+    templates are short lookups (`_is_lookups`) render here, without the thread hop."""
     templates = list(_templates(value))
     if not templates:
         return value
-    if all(_is_cheap(template) for template in templates):
+    if sum(map(len, templates)) <= INLINE_SOURCE_CHARACTERS and all(map(_is_lookups, templates)):
         try:
             return _render_inline(value, context, path)
         except _NotCheap:
