@@ -5,7 +5,9 @@
 
 Queues `--executions` runs of the benchmark workflow (bench/webhook.py: set_fields then
 format_text) with `start_execution`, then starts worker processes and reports completed
-executions/s and the transactions committed per execution (pg_stat_database.xact_commit).
+executions/s, the transactions committed per execution (pg_stat_database.xact_commit), and the CPU
+each execution cost the workers and the PostgreSQL server (from the first completion to the last,
+so the workers' start-up is left out; the server's processes that ended meanwhile are not counted).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import secrets
 import signal
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -33,6 +36,7 @@ from autofy.engine.worker import run_workers
 from autofy.runtime import generate_encryption_key
 from bench.database import migrated_database
 from bench.webhook import create_workflow
+from bench.webhook_load import cpu_seconds, descendants
 
 
 async def queue_backlog(database_url: str, executions: int) -> None:
@@ -75,17 +79,47 @@ def work(database_url: str, config: EngineConfig) -> None:
     asyncio.run(serve())
 
 
-async def counters(database_url: str) -> tuple[int, int, int]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        row = await connection.fetchrow(
-            "select xact_commit, (select count(*) from workflow_executions where execution_status = 'running') as running,"
-            " (select count(*) from workflow_executions) as total"
-            " from pg_stat_database where datname = current_database()"
-        )
-        return int(row["xact_commit"]), int(row["running"]), int(row["total"])
-    finally:
-        await connection.close()
+async def counters(connection: asyncpg.Connection) -> tuple[int, int]:
+    """Transactions committed so far, and executions still running (cheap: polled while draining)."""
+    row = await connection.fetchrow(
+        "select xact_commit, (select count(*) from workflow_executions where execution_status = 'running')"
+        " as running from pg_stat_database where datname = current_database()"
+    )
+    return int(row["xact_commit"]), int(row["running"])
+
+
+async def server_process(connection: asyncpg.Connection) -> int:
+    """The PostgreSQL server's main process (its backends and helpers are its children)."""
+    return parent_of(int(await connection.fetchval("select pg_backend_pid()")))
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def cpu_by_process(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds([pid]) for pid in pids}
+
+
+@dataclasses.dataclass
+class CpuMark:
+    """The CPU spent so far by the workers and by the server, when `completed` runs had ended."""
+
+    completed: int
+    workers: float
+    server: dict[int, float]
+
+    @classmethod
+    def take(cls, completed: int, workers: list[int], server: int) -> CpuMark:
+        return cls(completed, cpu_seconds(workers), cpu_by_process(descendants(server)))
+
+    def per_execution_ms(self, start: CpuMark) -> dict[str, float]:
+        executions = max(self.completed - start.completed, 1)
+        server = sum(seconds - start.server.get(pid, 0.0) for pid, seconds in self.server.items())
+        return {
+            "workers": round(1000 * (self.workers - start.workers) / executions, 3),
+            "server": round(1000 * server / executions, 3),
+        }
 
 
 async def steady_rate(database_url: str) -> float:
@@ -103,41 +137,59 @@ async def steady_rate(database_url: str) -> float:
 
 async def drain(database_url: str, arguments: argparse.Namespace) -> dict[str, Any]:
     await queue_backlog(database_url, arguments.executions)
+    total = arguments.executions
     await asyncio.sleep(1)  # let the statistics collector catch up before the baseline
-    commits_before, _, _ = await counters(database_url)
-    config = dataclasses.replace(
-        EngineConfig(), concurrency=arguments.concurrency, chain_instant_steps=not arguments.one_job_per_step
-    )
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=work, args=(database_url, config)) for _ in range(arguments.worker_processes)
-    ]
-    began = time.monotonic()
-    for process in processes:
-        process.start()
+    # One connection for the polls, whose server process is counted with the server's CPU.
+    polling = await asyncpg.connect(database_url)
     try:
-        while True:
-            await asyncio.sleep(0.25)
-            _, running, total = await counters(database_url)
-            if running == 0:
-                break
-        elapsed = time.monotonic() - began
+        commits_before, _ = await counters(polling)
+        config = dataclasses.replace(
+            EngineConfig(),
+            concurrency=arguments.concurrency,
+            batch_size=arguments.batch_size,
+            chain_instant_steps=not arguments.one_job_per_step,
+        )
+        context = multiprocessing.get_context("spawn")
+        processes = [
+            context.Process(target=work, args=(database_url, config))
+            for _ in range(arguments.worker_processes)
+        ]
+        server = await server_process(polling)
+        began = time.monotonic()
+        for process in processes:
+            process.start()
+        workers = [process.pid or 0 for process in processes]
+        first: CpuMark | None = None
+        try:
+            while True:
+                await asyncio.sleep(0.25)
+                _, running = await counters(polling)
+                if first is None and running < total:
+                    first = CpuMark.take(total - running, workers, server)
+                if running == 0:
+                    break
+            elapsed = time.monotonic() - began
+            last = CpuMark.take(total, workers, server)
+        finally:
+            for process in processes:
+                os.kill(process.pid or 0, signal.SIGTERM)
+            for process in processes:
+                process.join(timeout=60)
+        await asyncio.sleep(1)
+        commits_after, _ = await counters(polling)
     finally:
-        for process in processes:
-            os.kill(process.pid or 0, signal.SIGTERM)
-        for process in processes:
-            process.join(timeout=60)
-    await asyncio.sleep(1)
-    commits_after, _, _ = await counters(database_url)
+        await polling.close()
     steady = await steady_rate(database_url)
     return {
         "executions": total,
         "worker_processes": arguments.worker_processes,
         "concurrency": arguments.concurrency,
+        "batch_size": arguments.batch_size,
         "policy": "one job per step" if arguments.one_job_per_step else "instant steps chained",
         "seconds_including_worker_start": round(elapsed, 2),
         "completed_per_second": steady,
         "commits_per_execution": round((commits_after - commits_before) / total, 2),
+        "cpu_ms_per_execution": last.per_execution_ms(first or last),
     }
 
 
@@ -148,6 +200,7 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=3000)
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=EngineConfig.batch_size, help="jobs per dequeue")
     parser.add_argument("--one-job-per-step", action="store_true")
     arguments = parser.parse_args()
     with ExitStack() as stack:

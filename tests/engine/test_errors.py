@@ -188,3 +188,23 @@ async def test_a_template_that_renders_a_nul_fails_the_step_naming_the_field(dat
     assert execution.execution_status == "failed"
     assert "configuration.text: contains a NUL character" in execution.error_message
     assert execution.step_results[0]["input"]["text"] == "{{ 'a' ~ '\\x00' }}"  # as saved
+
+
+async def test_a_step_saved_before_a_rule_existed_fails_in_every_run_of_its_workflow(
+    database: Database,
+) -> None:
+    # Inserted as rows, past the validator: as a workflow saved before today's rules.
+    user = await create_user(database)
+    workflow = await create_workflow(
+        database, user, steps=[format_text("fine"), format_text("{{ steps[9].text }}")]
+    )
+
+    # Runs of one workflow share their plan and its checks: the second run is judged as the first.
+    first = await wait_finished(database, await start(database, workflow))
+    second = await wait_finished(database, await start(database, workflow))
+
+    for execution in (first, second):
+        assert execution.execution_status == "failed"
+        assert [result["status"] for result in execution.step_results] == ["completed", "failed"]
+        assert "the step is not valid as saved" in execution.step_results[1]["error"]
+        assert "steps[9] is not an earlier step" in execution.step_results[1]["error"]

@@ -3,6 +3,7 @@ render has a time budget, and rendering happens off the event loop that serves H
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime
 
@@ -11,6 +12,8 @@ import pytest
 
 from autofy.db.engine import Database
 from autofy.engine.templating import (
+    INLINE_OUTPUT_CHARACTERS,
+    INLINE_SOURCE_CHARACTERS,
     MAX_RENDERED_SIZE,
     MAX_VALUE_SIZE,
     MAX_WRITTEN_SIZE,
@@ -86,6 +89,81 @@ async def test_a_loop_over_data_with_nothing_in_its_body_is_stopped_by_the_budge
         await render_off_loop({"slow": template}, ROWS)
     # The interrupted thread is free again: the next render is served.
     assert await render_off_loop({"n": "{{ 40 + 2 }}"}, {}) == {"n": 42}
+
+
+class Probe:
+    """A value that notes the thread it is printed on."""
+
+    def __init__(self) -> None:
+        self.printed_on: list[str] = []
+
+    def __str__(self) -> str:
+        self.printed_on.append(threading.current_thread().name)
+        return "probe"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% for i in range(2) %}{{ probe }}{% endfor %}",
+        "{{ probe|string }}",
+        "{{ probe ~ '' }}",
+        "{% if true %}{{ probe }}{% endif %}",
+        "long: {{ probe }}" + " " * INLINE_SOURCE_CHARACTERS,
+    ],
+)
+async def test_templates_that_loop_or_compute_render_off_the_event_loop(template: str) -> None:
+    probe = Probe()
+
+    await render_off_loop(
+        {"text": template, "plain": "{{ trigger.n }}"}, {"probe": probe, "trigger": {"n": 1}}
+    )
+
+    assert probe.printed_on
+    assert all(name.startswith("autofy-render") for name in probe.printed_on), probe.printed_on
+
+
+async def test_many_lookups_longer_than_the_bound_in_all_render_off_the_event_loop() -> None:
+    probe = Probe()
+    filler = "{}" + " " * INLINE_SOURCE_CHARACTERS  # no template in it, but counted: it has a `{`
+
+    rendered = await render_off_loop({"text": "{{ probe }}!", "filler": filler}, {"probe": probe})
+
+    assert rendered == {"text": "probe!", "filler": filler}
+    assert [name[: len("autofy-render")] for name in probe.printed_on] == ["autofy-render"]
+
+
+async def test_short_lookups_render_on_the_event_loop_without_a_thread_hop() -> None:
+    probe = Probe()
+    context = {"probe": probe, "trigger": {"body": {"name": "Ada", "tags": ["a", "b"]}}}
+
+    rendered = await render_off_loop(
+        {"text": "Hi {{ trigger.body.name }} ({{ probe }})", "tags": "{{ trigger['body'].tags }}"}, context
+    )
+
+    assert rendered == {"text": "Hi Ada (probe)", "tags": ["a", "b"]}
+    assert probe.printed_on == [threading.current_thread().name]
+
+
+async def test_a_lookup_of_a_large_value_is_rendered_whole_on_the_pool() -> None:
+    large = "x" * (INLINE_OUTPUT_CHARACTERS + 1)
+    probe = Probe()
+
+    rendered = await render_off_loop(
+        {"first": "{{ probe }}!", "text": "big: {{ trigger.large }}", "value": "{{ trigger.large }}"},
+        {"probe": probe, "trigger": {"large": large}},
+    )
+
+    assert rendered == {"first": "probe!", "text": f"big: {large}", "value": large}
+    # Started on the loop, then rendered again, whole, on the pool.
+    assert probe.printed_on[-1].startswith("autofy-render")
+
+
+async def test_lookup_errors_on_the_event_loop_name_their_field() -> None:
+    with pytest.raises(TemplateError, match=r"configuration\.to: the template refers to an undefined value"):
+        await render_off_loop({"to": "{{ trigger.missing.email }}"}, {"trigger": {}})
+    with pytest.raises(TemplateError, match=r"configuration\.to: the template tried something not allowed"):
+        await render_off_loop({"to": "{{ trigger.__class__ }}"}, {"trigger": {}})
 
 
 def test_the_output_budget_covers_the_whole_configuration() -> None:

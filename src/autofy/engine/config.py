@@ -12,8 +12,9 @@ from autofy.config import Settings
 class EngineConfig:
     # Jobs one worker process runs at once (each is one execution advancing).
     concurrency: int = 20
-    # Jobs a worker claims per dequeue round trip.
-    batch_size: int = 10
+    # Jobs a worker claims per dequeue round trip (at most half the concurrency). pgqueuer also
+    # records their ends in groups of this size: fewer, larger statements (docs/performance.md).
+    batch_size: int = 20
     # A picked job whose worker has not sent a heartbeat for this long is taken over by another
     # worker: the lease, for a worker that is alive but stuck. pgqueuer beats every lease/2.
     lease: timedelta = timedelta(seconds=30)

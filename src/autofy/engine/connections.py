@@ -58,7 +58,7 @@ class ServicePool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """A connection for a single statement (a read), which needs no transaction around it."""
+        """A connection for a single statement, which is a transaction of its own."""
         async with self.pool.acquire() as connection:
             yield connection
 

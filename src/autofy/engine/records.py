@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -87,7 +87,9 @@ class StepResult:
         )
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow: `input` is already a copy (redacted), and nothing changes a step's output once
+        # recorded (templates read it in an immutable sandbox), so a deep copy would only cost.
+        return dict(vars(self))
 
 
 def for_history(step_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,6 +98,8 @@ def for_history(step_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _trimmed(result: dict[str, Any]) -> dict[str, Any]:
+    if json_size(result) <= HISTORY_VALUE_BYTES:
+        return result  # small as a whole, so is each of its values: one measure instead of two
     kept = dict(result)
     for field in ("input", "output"):
         size = json_size(result.get(field))

@@ -157,18 +157,25 @@ async def start_runs(connection: Connection, runs: list[RunToStart]) -> list[Sta
 
 # --- running ----------------------------------------------------------------------------------
 
-_EXECUTION_FOR_JOB = """
+# The runs of the jobs a worker dequeued together, in one round trip (ExecutionRunner.load). The
+# plan comes as its JSON text: runs of one workflow share it, decoded and checked once (runner.py).
+_EXECUTIONS_FOR_JOBS = """
 select e.id, e.workflow_id, e.user_id, e.execution_status, e.trigger_data, e.started_at,
        e.step_results, e.completed_steps, e.failed_steps, e.credits_used, e.metadata,
-       e.engine_plan, e.engine_cursor, e.engine_job_seq, e.engine_attempt
+       e.engine_plan::text as engine_plan, e.engine_cursor, e.engine_job_seq, e.engine_attempt
 from public.workflow_executions e
-where e.id = $1
+where e.id = any($1::uuid[])
 """
 
 
+async def executions_for_jobs(connection: Connection, execution_ids: list[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    """The executions of these ids that exist, by id."""
+    rows = await connection.fetch(_EXECUTIONS_FOR_JOBS, execution_ids)
+    return {row["id"]: row for row in rows}
+
+
 async def execution_for_job(connection: Connection, execution_id: uuid.UUID) -> Row | None:
-    row: Row | None = await connection.fetchrow(_EXECUTION_FOR_JOB, execution_id)
-    return row
+    return (await executions_for_jobs(connection, [execution_id])).get(execution_id)
 
 
 async def execution_for_user_action(connection: Connection, execution_id: uuid.UUID) -> Row | None:
@@ -232,7 +239,8 @@ async def checkpoint(connection: Connection, token: Token, progress: Progress) -
 
 # Finishing executions and their bookkeeping, in one statement for any number of them: each run's
 # final state, its workflow's totals and running average, and each run's credit reservation settled
-# on its owner's profile (charged what it used, at most what it reserved; `public.settle_credits`).
+# on its owner's profile (charged what it used, at most what it reserved; each profile updated
+# once for the group: `public.settle_credits_many`).
 # The runs come as one JSON array (`FinishingRun.as_record`); a run whose `checked` is false skips
 # the compare-and-set (a cancel by the user applies whatever the worker is doing). Totals are
 # added per workflow, so runs of one workflow finished together update its row once: a busy
@@ -257,7 +265,8 @@ finished as (
       engine_cursor = coalesce(r.engine_cursor, e.engine_cursor),
       engine_job_seq = e.engine_job_seq + 1
   from runs r
-  where e.id = r.id and e.execution_status = 'running'
+  -- By primary key: a join the planner would otherwise hash over every running execution.
+  where e.id = any(array(select id from runs)) and e.id = r.id and e.execution_status = 'running'
     and (not r.checked or (e.engine_job_seq = r.job_seq and e.engine_cursor = r.cursor_at))
   returning e.id, e.workflow_id, e.user_id, e.execution_status, e.duration, e.credits_used, e.completed_at
 ),
@@ -287,7 +296,10 @@ totals as (
   where w.id = f.workflow_id
 ),
 settled as (
-  select f.id, public.settle_credits(f.user_id, f.id, f.credits_used) from finished f
+  select s.id
+  from (select array_agg(user_id) as users, array_agg(id) as ids, array_agg(credits_used) as used
+        from finished) f,
+       lateral public.settle_credits_many(f.users, f.ids, f.used) s
 )
 select id from settled
 """

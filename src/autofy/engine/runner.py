@@ -15,11 +15,13 @@ the write match no row, and the job stops without recording anything.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from autofy.connectors.core.conditions import evaluate_conditions
@@ -30,15 +32,19 @@ from autofy.engine.actions import ActionInvoker, Credentials, is_instant
 from autofy.engine.config import EngineConfig
 from autofy.engine.connections import ServicePool
 from autofy.engine.finishing import FinishingGroup
+from autofy.engine.grouping import Grouped
 from autofy.engine.queue import ExecutionJob
 from autofy.engine.records import MAX_STEP_OUTPUT_BYTES, StepResult, json_size
-from autofy.engine.repository import Connection, FinishingRun, Outcome, Progress, Token
+from autofy.engine.repository import Connection, FinishingRun, Outcome, Progress, Token, as_json
 from autofy.engine.templating import TemplateError, render_off_loop
 from autofy.input_guard import MAX_STORED_DEPTH, UnstorableInput, check_storable
 from autofy.observability import metrics
 from autofy.security.crypto import CredentialCipher, CredentialDecryptionError
 
 logger = logging.getLogger(__name__)
+
+# Runs read in one statement at most: more than a worker dequeues at once.
+MAX_LOAD_GROUP = 100
 
 
 @dataclass
@@ -49,7 +55,9 @@ class RunState:
     workflow_id: uuid.UUID
     user_id: uuid.UUID
     trigger_data: Any
+    # Read only: runs of one workflow share it (`SharedPlan`).
     plan: list[dict[str, Any]]
+    shared_plan: SharedPlan
     step_results: list[dict[str, Any]]
     completed_steps: int
     failed_steps: int
@@ -66,12 +74,14 @@ class RunState:
 
     @classmethod
     def from_row(cls, row: repository.Row) -> RunState:
+        shared_plan = _shared_plan(row["engine_plan"])
         return cls(
             execution_id=row["id"],
             workflow_id=row["workflow_id"],
             user_id=row["user_id"],
             trigger_data=row["trigger_data"],
-            plan=row["engine_plan"],
+            plan=shared_plan.steps,
+            shared_plan=shared_plan,
             step_results=row["step_results"],
             completed_steps=row["completed_steps"] or 0,
             failed_steps=row["failed_steps"] or 0,
@@ -148,31 +158,44 @@ class ExecutionRunner:
         self.cipher = cipher
         self.config = config
         self.finishing = FinishingGroup(pool)
+        self._loading = Grouped(self._load_rows, max_group=MAX_LOAD_GROUP)
 
     async def load(self, job: ExecutionJob) -> RunState | None:
         """The execution this job advances, or None when the job is superseded."""
+        row = await self._loading(job.execution_id)
+        if row is None or row["execution_status"] != "running" or row["engine_job_seq"] != job.job_seq:
+            return None
+        state = RunState.from_row(row)
+        services = {
+            step["service_name"]
+            for step in state.plan[state.cursor :]
+            if self.invoker.requires_integration(step["service_name"])
+        }
+        named = {
+            self._credentials_key(step): integration
+            for step in state.plan[state.cursor :]
+            if (integration := self._named_integration(step)) is not None
+        }
+        if not services and not named:
+            return state  # built-in steps only: nothing more to read
         async with self.pool.connection() as connection:
-            row = await repository.execution_for_job(connection, job.execution_id)
-            if row is None or row["execution_status"] != "running" or row["engine_job_seq"] != job.job_seq:
-                return None
-            state = RunState.from_row(row)
-            services = {
-                step["service_name"]
-                for step in state.plan[state.cursor :]
-                if self.invoker.requires_integration(step["service_name"])
-            }
             for service_name in services:
-                integration = await repository.integration_for(connection, state.user_id, service_name)
-                if integration is not None:
-                    state.credentials[service_name] = self._decrypt(state.user_id, integration)
-            for step in state.plan[state.cursor :]:
-                named = self._named_integration(step)
-                if named is None or self._credentials_key(step) in state.credentials:
-                    continue
-                integration = await repository.named_integration(connection, state.user_id, *named)
-                if integration is not None:
-                    state.credentials[self._credentials_key(step)] = self._decrypt(state.user_id, integration)
+                found = await repository.integration_for(connection, state.user_id, service_name)
+                if found is not None:
+                    state.credentials[service_name] = self._decrypt(state.user_id, found)
+            for key, (integration_id, service_name) in named.items():
+                found = await repository.named_integration(
+                    connection, state.user_id, integration_id, service_name
+                )
+                if found is not None:
+                    state.credentials[key] = self._decrypt(state.user_id, found)
         return state
+
+    async def _load_rows(self, execution_ids: list[uuid.UUID]) -> list[repository.Row | None]:
+        # The runs of jobs dequeued together, read in one round trip (engine/grouping.py).
+        async with self.pool.connection() as connection:
+            rows = await repository.executions_for_jobs(connection, execution_ids)
+        return [rows.get(execution_id) for execution_id in execution_ids]
 
     def _named_integration(self, step: dict[str, Any]) -> tuple[uuid.UUID, str] | None:
         """The integration a step names by `integration_id` (the HTTP step's credentials), if any."""
@@ -298,7 +321,7 @@ class ExecutionRunner:
 
         # Rows saved before a validation rule existed are checked again here, so they fail with the
         # validator's message instead of at render time (or not at all, for a stored secret).
-        invalid = step_run_problem(state.plan, state.cursor, state.metadata.get("trigger_step"))
+        invalid = state.shared_plan.problem(state.cursor, state.metadata.get("trigger_step"))
         if invalid is not None:
             message = f"the step is not valid as saved ({invalid}); edit the workflow and run it again"
             return self._failure(step, finished("failed", input=None, error=message), message)
@@ -447,6 +470,27 @@ class ExecutionRunner:
             if not await repository.finish(connection, state.token, state.execution_id, outcome):
                 return
         _count_finished(state, outcome)
+
+
+class SharedPlan:
+    """A run's plan as the runs of one workflow share it (they carry the same plan text): decoded
+    once, and each step checked once (`step_run_problem` is a pure function of the plan)."""
+
+    def __init__(self, text: str) -> None:
+        self.steps: list[dict[str, Any]] = json.loads(text)
+        self._problems: dict[tuple[int, str], str | None] = {}
+
+    def problem(self, index: int, trigger_step: dict[str, Any] | None) -> str | None:
+        key = (index, as_json(trigger_step))
+        if key not in self._problems:
+            self._problems[key] = step_run_problem(self.steps, index, trigger_step)
+        return self._problems[key]
+
+
+# Bounded: at most this many plans (and their checks) are kept in memory.
+@lru_cache(maxsize=256)
+def _shared_plan(text: str) -> SharedPlan:
+    return SharedPlan(text)
 
 
 def _count_finished(state: RunState, outcome: Outcome) -> None:

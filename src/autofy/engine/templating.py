@@ -9,7 +9,11 @@ that does not exist become a `TemplateError` naming the field and the cause.
 
 A template cannot stall the server (docs/engine.md, "Template limits"):
 
-- `render_off_loop` renders on a thread of its own pool, never on the event loop that serves HTTP;
+- `render_off_loop` renders on a thread of its own pool, never on the event loop that serves HTTP,
+  unless the value's templates are proven cheap: short in all, and made only of text and lookups
+  (`{{ trigger.body.name }}`, `{{ steps[1]["id"] }}`: no filter, operator, call, test, loop or
+  macro), whose work is then parsing a little text once, a few lookups and the size-bounded
+  printing of what they find;
 - a render has a time budget (`RENDER_TIME_BUDGET_SECONDS`) checked at every operation the sandbox
   sees and every item of `range`; past the budget and a grace period, the thread is interrupted;
 - every operation that can multiply a size (`*`, `**`, `%`, `+`, `~`, `format`, `center`,
@@ -25,12 +29,13 @@ import asyncio
 import ctypes
 import functools
 import inspect
+import math
 import re
 import string
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -65,6 +70,12 @@ _LIPSUM_MAX_PARAGRAPHS = 100
 _LIPSUM_MAX_WORDS = 1000
 # Renders run here, not on the event loop; a few threads, so other thread work never waits on them.
 _RENDER_THREADS = 4
+# A value rendered on the event loop (lookups only) has at most this many characters of templates
+# in all (the first render of a template also parses and compiles it)...
+INLINE_SOURCE_CHARACTERS = 1024
+# ... and the whole value writes at most this many characters there; past it, the render stops and
+# the pool renders the value again, whole (rendering has no side effects).
+INLINE_OUTPUT_CHARACTERS = 64 * 1024
 _executor = ThreadPoolExecutor(max_workers=_RENDER_THREADS, thread_name_prefix="autofy-render")
 
 
@@ -90,6 +101,8 @@ class _Budget:
     output_left: int = MAX_RENDERED_SIZE
     written_left: int = MAX_WRITTEN_SIZE
     field_path: str = "configuration"
+    # A printed value is weighed up to this size, no further.
+    value_limit: int = MAX_RENDERED_SIZE
 
     yield_at: float = field(default_factory=lambda: time.monotonic() + _YIELD_EVERY_SECONDS)
 
@@ -115,6 +128,31 @@ class _Budget:
             raise TemplateLimitExceeded(
                 f"the rendered configuration is larger than {MAX_RENDERED_SIZE:,} characters"
             )
+
+
+class _NotCheap(Exception):
+    """A render on the event loop went past `INLINE_OUTPUT_CHARACTERS`: the pool renders it."""
+
+
+@dataclass
+class _InlineBudget(_Budget):
+    """The budget of a render on the event loop: small, and past it the render moves to the pool."""
+
+    output_left: int = INLINE_OUTPUT_CHARACTERS
+    written_left: int = INLINE_OUTPUT_CHARACTERS
+    value_limit: int = INLINE_OUTPUT_CHARACTERS
+    # On the loop's own thread, handing the interpreter lock over would only cost.
+    yield_at: float = math.inf
+
+    def write(self, size: int) -> None:
+        if size > self.written_left:
+            raise _NotCheap
+        super().write(size)
+
+    def spend(self, size: int) -> None:
+        if size > self.output_left:
+            raise _NotCheap
+        super().spend(size)
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("template_budget", default=None)
@@ -373,12 +411,17 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.globals["lipsum"] = _lipsum
         self.checked_concat = _checked_concat
 
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        # A plain dict rather than Jinja's ChainMap over the environment's globals: those are fixed
+        # once the sandbox is built, and every render walks a template's globals twice.
+        return {**self.globals, **(d or {})}
+
     @staticmethod
     def _finalize(value: Any) -> Any:
         # Every `{{ value }}` of a text template passes here before it becomes text.
-        size = size_of(value, MAX_RENDERED_SIZE)
-        _refuse_if_larger(size, "the value", MAX_RENDERED_SIZE)
         budget = _budget.get()
+        size = size_of(value, budget.value_limit if budget is not None else MAX_RENDERED_SIZE)
+        _refuse_if_larger(size, "the value", MAX_RENDERED_SIZE)
         if budget is not None:
             budget.write(size)
         return value
@@ -490,15 +533,51 @@ def render(value: Any, context: Mapping[str, Any], *, path: str = "configuration
         _budget.reset(token)
 
 
-def has_templates(value: Any) -> bool:
-    """Whether anything in `value` would be rendered (a string with a `{` in it)."""
+def _templates(value: Any) -> Iterator[str]:
+    """The strings in `value` that would be rendered (those with a `{` in them)."""
     if isinstance(value, str):
-        return "{" in value
-    if isinstance(value, Mapping):
-        return any(has_templates(item) for item in value.values())
-    if isinstance(value, list):
-        return any(has_templates(item) for item in value)
-    return False
+        if "{" in value:
+            yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _templates(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _templates(item)
+
+
+# What a template of lookups is made of: text, names, `.attribute`, `[key]` and constants.
+_LOOKUP_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Const,
+)
+
+
+@lru_cache(maxsize=4096)
+def _is_lookups(source: str) -> bool:
+    """Whether `source` is made of lookups only: rendering it then costs a few lookups (each checked
+    by the sandbox) and printing what they find (weighed first, within the inline budget). Anything
+    that repeats or computes (loops, filters, operators, calls) is not."""
+    try:
+        tree = _environment.parse(source)
+    except TemplateSyntaxError:
+        return False  # the pool's render reports it
+    return all(isinstance(node, _LOOKUP_NODES) for node in tree.find_all(nodes.Node))
+
+
+def _render_inline(value: Any, context: Mapping[str, Any], path: str) -> Any:
+    """`render` on the calling thread within the small inline budget; `_NotCheap` past it."""
+    budget = _InlineBudget(deadline=time.monotonic() + RENDER_TIME_BUDGET_SECONDS)
+    token = _budget.set(budget)
+    try:
+        return _render(value, context, path, budget)
+    finally:
+        _budget.reset(token)
 
 
 @dataclass
@@ -547,9 +626,16 @@ def _set_async_exception(thread_id: int | None, exception: type[BaseException] |
 
 async def render_off_loop(value: Any, context: Mapping[str, Any], *, path: str = "configuration") -> Any:
     """`render`, on the render pool rather than the event loop, so a slow template never delays
-    the requests the loop serves; a render past its budget ends as a `TemplateError`."""
-    if not has_templates(value):
+    the requests the loop serves; a render past its budget ends as a `TemplateError`. Values whose
+    templates are short lookups (`_is_lookups`) render here, without the thread hop."""
+    templates = list(_templates(value))
+    if not templates:
         return value
+    if sum(map(len, templates)) <= INLINE_SOURCE_CHARACTERS and all(map(_is_lookups, templates)):
+        try:
+            return _render_inline(value, context, path)
+        except _NotCheap:
+            pass  # it prints more than a render on the loop may: the pool renders it again, whole
     job = _RenderJob(value, context, path)
     pending = asyncio.get_running_loop().run_in_executor(_executor, job.run)
     try:

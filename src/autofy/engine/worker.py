@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import uuid
@@ -84,6 +85,11 @@ async def run_workers(
     # Notification emails too (as the service), on the same small pool: never a run's connection.
     emails = NotificationEmails(chat_database, Mailer.from_settings(settings), settings.external_url)
     sweeping = asyncio.create_task(_sweep_orphans(pool, config, stop_event))
+    # What is built by now (modules, the catalog, pools, clients) lives as long as the process: kept
+    # out of the cyclic collector's reach, its full passes stop walking it again and again while
+    # jobs run (they took a tenth of a busy worker's CPU, docs/performance.md).
+    gc.collect()
+    gc.freeze()
     try:
         await QueueWorker(database_url, runner, config, chat_database, policy, model_clients, emails).run(
             stop_event
