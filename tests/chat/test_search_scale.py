@@ -127,3 +127,23 @@ async def test_vector_search_returns_as_many_of_the_callers_nearest_as_asked_amo
     # Approximate nearest neighbours: nearly all of the exact 50, nearest first.
     assert len(set(found) & set(exact)) >= 45
     assert [row.similarity for row in rows] == sorted((row.similarity for row in rows), reverse=True)
+
+
+async def test_a_word_in_more_than_a_thousand_messages_ranks_the_newest_thousand(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    user, chat = await chat_of(client)
+    # Inserted in this order, so the best match by rank is the oldest of 1,001 matches.
+    [oldest, *newer] = await add_messages(
+        database,
+        chat,
+        [{"content": "invoice invoice invoice invoice"}]
+        + [{"content": f"send invoice number {n} to the accounting team"} for n in range(1000)],
+    )
+
+    async with database.user_session(user_claims(user.user_id)) as session:
+        found = [row.message_id for row in await session.execute(_TEXT, {"query": "invoice"})]
+
+    assert len(found) == 100
+    assert oldest not in found
+    assert set(found) <= set(newer)
