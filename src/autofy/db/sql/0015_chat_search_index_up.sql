@@ -9,8 +9,9 @@
 -- expression is idx_chat_messages_content_fts's.
 --
 -- Ranking reads each match's text again (ts_rank_cd needs its tsvector): a common word that a
--- third of an account's 100,000 messages contain cost half a second. Only the newest 1,000 matches
--- are ranked; a rarer word's matches are all ranked, as before.
+-- third of an account's 100,000 messages contain cost 0.2 s (20 ms with this bound, measured
+-- on this 2-core machine). Only the newest 1,000 matches are ranked; a rarer word's matches are
+-- all ranked, as before.
 create function public.search_chat_messages_text(query text, match_count integer default 20)
 returns table (message_id uuid, rank real)
 language sql
