@@ -3,6 +3,8 @@
 Everything runs on the caller's session, as the user: RLS decides which sessions and messages exist.
 One write a user may not make runs as the service role for one statement, after RLS has shown the
 row is the caller's: the embedding of a message (users can neither read nor write that column).
+The two searches call SECURITY DEFINER functions that filter on the caller's own sessions
+themselves (0006 and 0015_chat_search_index say why), still in the caller's transaction.
 """
 
 from __future__ import annotations
