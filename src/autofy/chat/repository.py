@@ -3,6 +3,8 @@
 Everything runs on the caller's session, as the user: RLS decides which sessions and messages exist.
 One write a user may not make runs as the service role for one statement, after RLS has shown the
 row is the caller's: the embedding of a message (users can neither read nor write that column).
+The two searches call SECURITY DEFINER functions that filter on the caller's own sessions
+themselves (0006 and 0015_chat_search_index say why), still in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -25,16 +27,8 @@ from autofy.db.tables import (
 _sessions = chat_sessions.c
 _messages = chat_messages.c
 
-# The same expression as idx_chat_messages_content_fts (0006_chat_search), so the index serves it.
-_TEXT_SEARCH = text(
-    """
-    select m.id, ts_rank_cd(to_tsvector('english'::regconfig, m.content), q.query) as rank
-    from public.chat_messages m, websearch_to_tsquery('english'::regconfig, :query) as q(query)
-    where to_tsvector('english'::regconfig, m.content) @@ q.query
-    order by rank desc, m.created_at desc
-    limit :limit
-    """
-)
+# Full text through the GIN index, as the caller (0015_chat_search_index says why it is a function).
+_TEXT_SEARCH = text("select message_id, rank from public.search_chat_messages_text(:query, :limit)")
 _VECTOR_SEARCH = text(
     "select message_id, similarity from public.match_chat_messages(cast(:embedding as text)::vector, "
     ":model, :limit)"
@@ -191,7 +185,7 @@ async def store_embedding(
 async def text_search(session: AsyncSession, query: str, *, limit: int) -> list[uuid.UUID]:
     """Ids of the caller's messages matching `query` (web-search syntax), best first."""
     result = await session.execute(_TEXT_SEARCH, {"query": query, "limit": limit})
-    return [row.id for row in result]
+    return [row.message_id for row in result]
 
 
 async def vector_search(

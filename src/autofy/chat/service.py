@@ -522,21 +522,39 @@ async def search(
 ) -> ChatSearchResults:
     """The caller's messages matching `query`: full text always, fused with vector similarity
     (reciprocal rank fusion) when an embedding model is available."""
-    rankings: dict[str, list[uuid.UUID]] = {
-        "text": await repository.text_search(session, query, limit=SEARCH_CANDIDATES)
-    }
-    model = None
+    embedding: QueryEmbedding | None = None
     try:
         access = await embedding_access(session, context.cipher, context.policy, user_id)
         if access is not None:
             [vector] = await embed(context.clients, access, [query])
-            nearest = await repository.vector_search(session, vector, access.model, limit=SEARCH_CANDIDATES)
-            rankings["vector"] = [
-                message_id for message_id, similarity in nearest if similarity >= MIN_SIMILARITY
-            ]
-            model = access.model
+            embedding = QueryEmbedding(vector, access.model)
     except ConnectorError as error:
         logger.warning("chat search fell back to full text only: %s", error)
+    return await search_embedded(session, query, embedding, limit=limit)
+
+
+@dataclass(frozen=True)
+class QueryEmbedding:
+    """A search query's vector and the model that made it."""
+
+    vector: Sequence[float]
+    model: str
+
+
+async def search_embedded(
+    session: AsyncSession, query: str, embedding: QueryEmbedding | None, *, limit: int
+) -> ChatSearchResults:
+    """`search` once the query is embedded (or not): the part that runs in the database."""
+    rankings: dict[str, list[uuid.UUID]] = {
+        "text": await repository.text_search(session, query, limit=SEARCH_CANDIDATES)
+    }
+    if embedding is not None:
+        nearest = await repository.vector_search(
+            session, embedding.vector, embedding.model, limit=SEARCH_CANDIDATES
+        )
+        rankings["vector"] = [
+            message_id for message_id, similarity in nearest if similarity >= MIN_SIMILARITY
+        ]
     scores: dict[uuid.UUID, float] = {}
     matched: dict[uuid.UUID, list[str]] = {}
     for source, ranked in rankings.items():
@@ -557,7 +575,9 @@ async def search(
         for message_id in best
         if message_id in rows
     ]
-    return ChatSearchResults(query=query, items=items, embedding_model=model)
+    return ChatSearchResults(
+        query=query, items=items, embedding_model=embedding.model if embedding is not None else None
+    )
 
 
 async def passages(

@@ -9,7 +9,7 @@ from alembic import op
 from autofy.db.sql import run_sql_file
 
 revision = "0014_engine_fast"
-down_revision = "0012_runs_list_index"
+down_revision = "0013_fast_start"
 branch_labels = None
 depends_on = None
 
