@@ -31,6 +31,7 @@ from autofy.security.crypto import CredentialCipher
 from autofy.status.router import router as status_router
 from autofy.templates.router import router as templates_router
 from autofy.triggers.admission import WebhookAdmission, WebhookAdmissionMiddleware, backlog_watched
+from autofy.triggers.intake import WebhookIntake
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.router import hooks_router
 from autofy.triggers.router import router as triggers_router
@@ -78,10 +79,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         app.state.reservations_database = Database(database_url, pool_size=2)
         # The assistant's and the search's LLM clients, reused across requests on this loop.
         app.state.model_clients = ModelClients()
+        app.state.webhook_intake = WebhookIntake(database)
         try:
             async with backlog_watched(app.state.webhook_admission, database):
                 yield
         finally:
+            await app.state.webhook_intake.aclose()
             await app.state.model_clients.aclose()
             await app.state.reservations_database.dispose()
             await database.dispose()
