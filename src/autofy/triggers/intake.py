@@ -28,6 +28,7 @@ from typing import Final
 from autofy.db.engine import Database, database_unavailable
 from autofy.engine.service import StartRequest, start_executions
 from autofy.errors import DomainError
+from autofy.observability import metrics
 from autofy.triggers import repository, webhook
 from autofy.triggers.schemas import WebhookIgnored
 
@@ -119,6 +120,7 @@ class WebhookIntake:
                     positions, await start_executions(session, requests), strict=True
                 ):
                     answers[position] = started
+        metrics.webhook_batch_size.observe(len(batch))
         return answers
 
 
