@@ -86,7 +86,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             async with backlog_watched(app.state.webhook_admission, database):
                 yield
         finally:
-            await app.state.webhook_intake.aclose()
             await app.state.model_clients.aclose()
             await app.state.reservations_database.dispose()
             await database.dispose()

@@ -11,28 +11,27 @@ batch, and the per-transaction work (role, round trips, the commit) is shared.
 
 Each delivery still gets its own answer: its run's id, or its own refusal (404, 402, 413, 422...).
 Deliveries that need more than a start (a Telegram update, an Autofy signature to remember) are
-handed back and go through `webhook.deliver` in a transaction of their own, as does every delivery
-of a batch that failed for any reason but the database being away, so one bad delivery never costs
-the others theirs.
+handed back and go through `webhook.deliver` in a transaction of their own; a batch that fails is
+started again delivery by delivery (`engine.grouping`), so one bad delivery never costs the others
+theirs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from autofy.db.engine import Database, database_unavailable
+from autofy.db.engine import Database
+from autofy.engine.grouping import Grouped
 from autofy.engine.service import StartRequest, start_executions
 from autofy.errors import DomainError
 from autofy.observability import metrics
 from autofy.triggers import repository, webhook
 from autofy.triggers.schemas import WebhookIgnored
 
-# A batch is bounded by the deliveries admitted at once (triggers.admission), this is a backstop.
+# A batch is bounded by the deliveries admitted at once (triggers.admission); this is a backstop.
 MAX_BATCH: Final = 256
 
 
@@ -41,17 +40,13 @@ class _OnItsOwn:
 
 
 _ON_ITS_OWN: Final = _OnItsOwn()
-Outcome = uuid.UUID | WebhookIgnored
 
 
-@dataclass
-class _Waiting:
+@dataclass(frozen=True)
+class _Arrived:
     token: str
     delivery: webhook.Delivery
     now: datetime
-    answer: asyncio.Future[uuid.UUID | _OnItsOwn] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
 
 
 class WebhookIntake:
@@ -59,53 +54,33 @@ class WebhookIntake:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._waiting: list[_Waiting] = []
-        self._starting: asyncio.Task[None] | None = None
+        # A batch that fails as a whole is started again delivery by delivery (engine.grouping).
+        self._grouped: Grouped[_Arrived, uuid.UUID | _OnItsOwn] = Grouped(
+            self._start_batch, max_group=MAX_BATCH
+        )
 
-    async def deliver(self, token: str, delivery: webhook.Delivery, *, now: datetime) -> Outcome:
+    async def deliver(
+        self, token: str, delivery: webhook.Delivery, *, now: datetime
+    ) -> uuid.UUID | WebhookIgnored:
         """What `webhook.deliver` answers for this delivery, committed."""
-        waiting = _Waiting(token, delivery, now)
-        self._waiting.append(waiting)
-        if self._starting is None or self._starting.done():
-            self._starting = asyncio.create_task(self._start_waiting())
-        answer = await waiting.answer
+        answer = await self._grouped(_Arrived(token, delivery, now))
         if isinstance(answer, _OnItsOwn):
             async with self.database.service_session() as session:
                 return await webhook.deliver(session, token, delivery, now=now)
         return answer
 
-    async def aclose(self) -> None:
-        """Let the batch being started finish (the app's shutdown: its senders are waiting)."""
-        if self._starting is not None:
-            with contextlib.suppress(Exception):
-                await self._starting
-
-    async def _start_waiting(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            try:
-                answers = await self._start_batch(batch)
-            except Exception as error:
-                if len(batch) == 1 or database_unavailable(error):
-                    for waiting in batch:
-                        _answer(waiting, error)
-                    continue
-                # Nothing of the batch was committed: each delivery goes again on its own.
-                answers = [_ON_ITS_OWN] * len(batch)
-            for waiting, answer in zip(batch, answers, strict=True):
-                _answer(waiting, answer)
-
-    async def _start_batch(self, batch: list[_Waiting]) -> list[uuid.UUID | _OnItsOwn | DomainError]:
+    async def _start_batch(self, batch: list[_Arrived]) -> list[uuid.UUID | _OnItsOwn | DomainError]:
+        """Each delivery's run id, its refusal (raised to its sender), or `_ON_ITS_OWN`."""
         # Executions are the service's to write; the block commits before anyone is answered.
         async with self.database.service_session() as session:
-            targets = await repository.webhook_targets(session, [waiting.token for waiting in batch])
+            targets = await repository.webhook_targets(session, [arrived.token for arrived in batch])
             answers: list[uuid.UUID | _OnItsOwn | DomainError] = []
             requests: list[StartRequest] = []
             positions: list[int] = []
-            for waiting in batch:
+            for arrived in batch:
                 try:
                     checked = webhook.check_delivery(
-                        targets.get(waiting.token), waiting.delivery, waiting.now
+                        targets.get(arrived.token), arrived.delivery, arrived.now
                     )
                 except DomainError as refused:
                     answers.append(refused)
@@ -122,12 +97,3 @@ class WebhookIntake:
                     answers[position] = started
         metrics.webhook_batch_size.observe(len(batch))
         return answers
-
-
-def _answer(waiting: _Waiting, answer: uuid.UUID | _OnItsOwn | BaseException) -> None:
-    if waiting.answer.done():
-        return  # its sender went away: the run (if any) stands, as after a lost 202
-    if isinstance(answer, BaseException):
-        waiting.answer.set_exception(answer)
-    else:
-        waiting.answer.set_result(answer)
