@@ -60,8 +60,9 @@ async def lock_waiters(lock: ExecutionsLock) -> int:
 
 
 async def warm_up(client: httpx.AsyncClient, path: str) -> None:
-    """One delivery, so the app's connections are open before a test holds the table (a connection
-    opened while it is held can wait on it in its set-up, outside of any batch)."""
+    """One delivery, so the app's pool has a connection set up before a test holds the table: a
+    pool's first connections opened while it was held were seen to stall in their set-up, so the
+    first batch never reached its insert (the tests below need it waiting there)."""
     assert (await client.post(path, json={"n": -1})).status_code == 202
 
 
