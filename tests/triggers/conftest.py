@@ -21,6 +21,7 @@ from autofy.security.crypto import CredentialCipher
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.service import on_workflow_status_changed
 from tests.factories import User, Workflow
+from tests.support import WAIT_SECONDS
 
 
 @pytest.fixture
@@ -31,10 +32,6 @@ def connectors(api_settings: Settings) -> ConnectorAccess:
         policy=OutboundPolicy(allow_private_network=True),
         public_url=api_settings.external_url,
     )
-
-
-# The longest a test waits for a condition (something another task does) before it fails.
-WAIT_SECONDS = 10
 
 
 @dataclass

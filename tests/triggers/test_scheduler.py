@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +28,8 @@ from autofy.workflows.schemas import StepUpdate
 from autofy.workflows.service import StatusChange, StatusHook
 from tests.engine.steps import set_fields
 from tests.factories import User, Workflow, create_user, create_workflow
-from tests.triggers.conftest import WAIT_SECONDS, FakeClock, executions_of, set_credits
+from tests.support import WAIT_SECONDS, as_the_database_owner, until_a_session_waits_on_a_lock
+from tests.triggers.conftest import FakeClock, executions_of, set_credits
 
 
 async def scheduled_workflow(
@@ -383,23 +383,6 @@ async def runs_of(database: Database, workflow: Workflow) -> list[dict[str, Any]
             {"id": workflow.id},
         )
         return [dict(row._mapping) for row in rows]
-
-
-async def as_the_database_owner(database_url: str, sql: str) -> Any:
-    """`sql`'s value as the login role, to whom the server's other sessions are visible."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        return await connection.fetchval(sql)
-    finally:
-        await connection.close()
-
-
-async def until_a_session_waits_on_a_lock(database_url: str) -> None:
-    async with asyncio.timeout(WAIT_SECONDS):
-        while True:
-            if await as_the_database_owner(database_url, "select count(*) from pg_locks where not granted"):
-                return
-            await asyncio.sleep(0.01)
 
 
 async def test_a_batch_prepared_before_its_slot_shows_nothing_until_the_slot(

@@ -165,7 +165,6 @@ class Scheduler:
                 await repository.advance_schedules(session, [firing.slot for firing in firings])
                 prepared = await prepare_starts(session, [firing.request for firing in firings])
             await self._wait_until(fires_at)
-            # Last, since it holds its users' profile rows (credits) until the commit.
             await start_or_record_prepared(session, prepared)
         now = self.clock()
         for firing in firings:
