@@ -105,7 +105,8 @@ class _Round:
 
     due_by: datetime
     preparing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SCHEDULE_BATCHES_AT_ONCE))
-    all_claimed: bool = False  # a batch came back short: no more is due that this scheduler may claim
+    # A batch came back short (no more is due that this scheduler may claim) or failed.
+    stop_claiming: bool = False
 
 
 class Scheduler:
@@ -135,27 +136,26 @@ class Scheduler:
         batches = await asyncio.gather(
             *(self._fire_batch(this_round) for _ in range(SCHEDULE_BATCHES_HELD)), return_exceptions=True
         )
-        fired = 0
-        for batch in batches:
-            if isinstance(batch, int):
-                fired += batch
-            elif isinstance(batch, Exception):
-                # A lost connection, say: the batch rolled back and a later round fires its
-                # schedules; the other batches fired theirs.
-                logger.error("scheduler: a batch of due schedules failed", exc_info=batch)
-            else:
-                raise batch
-        return fired
+        failures = [batch for batch in batches if isinstance(batch, BaseException)]
+        if failures:
+            # A lost connection, say: that batch rolled back (a later tick fires its schedules),
+            # the others fired theirs; the tick fails with the first failure, logged once.
+            raise failures[0]
+        return sum(batch for batch in batches if isinstance(batch, int))
 
     async def _fire_batch(self, this_round: _Round) -> int:
         async with AsyncExitStack() as transaction:
             async with this_round.preparing:
-                if this_round.all_claimed:
+                if this_round.stop_claiming:
                     return 0
-                # Executions and schedules are written by the service role only.
-                session = await transaction.enter_async_context(self.database.service_session())
-                due = await repository.claim_due_schedules(session, this_round.due_by, SCHEDULE_BATCH)
-                this_round.all_claimed = len(due) < SCHEDULE_BATCH
+                try:
+                    # Executions and schedules are written by the service role only.
+                    session = await transaction.enter_async_context(self.database.service_session())
+                    due = await repository.claim_due_schedules(session, this_round.due_by, SCHEDULE_BATCH)
+                except Exception:
+                    this_round.stop_claiming = True  # the database is away, say: no use trying again now
+                    raise
+                this_round.stop_claiming = len(due) < SCHEDULE_BATCH
                 if not due:
                     return 0
                 # The batch fires at its latest slot (a batch holds one slot but at its edges),
