@@ -8,7 +8,8 @@ Creates `--schedules` active workflows, each with an every-minute schedule whose
 next minute boundary at least 15 s away, then starts `--schedulers` scheduler processes (the
 production `run_scheduler`; no workers, so only firing is measured) and watches the executions
 appear. Reports the lag from the slot to the moment the run was visible (committed), at p50, p99
-and max (sampled every 50 ms), and whether each slot fired exactly once (duplicates, missing). Runs that start
+and max (sampled every 50 ms), when their start statements ran (`started_at`, after the slot), and
+whether each slot fired exactly once (duplicates, missing). Runs that start
 after the next minute boundary fire that later slot (missed slots are not run again: docs/triggers.md).
 Prints one JSON document.
 """
@@ -126,6 +127,12 @@ async def exactly_once(database_url: str, slot: datetime) -> dict[str, int]:
             " from workflow_executions",
             slot.isoformat(),
         )
+        started = await connection.fetchval(
+            "select array(select extract(epoch from t - $1::timestamptz)::float8 from unnest(("
+            "select percentile_disc(array[0.5, 0.99, 1]) within group (order by started_at)"
+            " from workflow_executions)) t)",
+            slot,
+        )
         scheduled = int(
             await connection.fetchval("select count(*) from workflows where trigger_type = 'scheduled'")
         )
@@ -135,6 +142,9 @@ async def exactly_once(database_url: str, slot: datetime) -> dict[str, int]:
             "duplicates": row["runs"] - row["slots"],
             "missing": scheduled - row["workflows"],
             "runs_for_another_slot": row["other_slots"],
+            # When the statements that started the runs ran (`started_at`), after the slot: the
+            # rest of the lag is the start itself and its commit.
+            "started_seconds_p50_p99_max": [round(seconds, 3) for seconds in started],
         }
     finally:
         await connection.close()
