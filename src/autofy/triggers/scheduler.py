@@ -52,10 +52,11 @@ SCHEDULE_BATCHES_AT_ONCE = 4
 # `db_pool_size` and as many again): 5,000 schedules of the same minute per scheduler.
 SCHEDULE_BATCHES_HELD = 10
 # How long before its slot a batch is prepared. Long enough to prepare a minute's worth of
-# batches (10,000 took about a second of this 2-core machine, docs/performance.md §4); short,
-# because a prepared batch holds its schedules and keeps its workflows from changing (an edit,
-# pause or delete in this window waits for the slot to fire first) and holds a connection.
-PREPARE_AHEAD_SECONDS = 2.0
+# batches on a busy machine (10,000 schedules took 0.6-1 s of this 2-core machine at load 2, over
+# 2 s at load 4.5: docs/performance.md §4); short, because a prepared batch holds its schedules
+# and keeps its workflows from changing (an edit, pause or delete in this window waits for the
+# slot to fire first), and holds a connection.
+PREPARE_AHEAD_SECONDS = 3.0
 
 
 def utc_now() -> datetime:
