@@ -150,7 +150,7 @@ def runs_json(runs: list[RunToStart]) -> str:
 
 async def start_runs(connection: Connection, runs_json: str) -> list[StartOutcome]:
     """Reserve, record and enqueue the runs of `runs_json` (`runs_json()`) in one statement
-    (migration 0013_fast_start); one outcome per run, in order."""
+    (migrations 0013_fast_start, 0016_schedule_prepare); one outcome per run, in order."""
     if runs_json == "[]":
         return []
     rows = await connection.fetch(
