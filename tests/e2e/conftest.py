@@ -99,7 +99,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def scheduler(database: Database, api_settings: Settings, clock: FakeClock) -> Scheduler:
     """The production scheduler, ticked by the test (`await scheduler.tick()`)."""
-    return Scheduler(database, ConnectorAccess.from_settings(api_settings), clock=clock)
+    return Scheduler(database, ConnectorAccess.from_settings(api_settings), clock=clock, sleep=clock.sleep)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ workers run it, then check the execution and what arrived at the services."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -207,11 +208,13 @@ async def test_daily_email_briefing(
     openai.reply_text(briefing)
     slot = next_slot(datetime.now(UTC), time(7, 30), paris)  # the first after the activation
 
+    # A second before the slot the scheduler prepares its run, and starts it only at the slot.
     clock.now = slot - timedelta(seconds=1)
-    await scheduler.tick()
+    tick = asyncio.create_task(scheduler.tick())
+    await clock.wait_for_sleepers()
     assert await account.execution_ids(workflow_id) == []
-    clock.now = slot
-    await scheduler.tick()
+    clock.advance(seconds=1)
+    await tick
 
     [execution_id] = await account.execution_ids(workflow_id)
     execution = await account.finished(execution_id)

@@ -1,21 +1,24 @@
 """start_executions: many runs started in one statement keep every rule a single start has
-(credits reserved before anything is written, a refusal leaves nothing, a dedupe key starts one
-run, each run's first job queued), for mixed users in one batch."""
+(credits reserved, a refusal leaves nothing, a dedupe key starts one run, each run's first job
+queued), for mixed users in one batch and for batches of one user started at once."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from autofy.credits.service import CreditsExhausted
 from autofy.db.engine import Database
-from autofy.engine.service import StartRequest, run_credits, start_executions
+from autofy.engine.service import StartRequest, prepare_starts, run_credits, start_executions, start_prepared
 from autofy.errors import ConflictError, DomainError
 from tests.engine.steps import format_text, set_fields
 from tests.engine.support import create_user
 from tests.factories import Workflow, create_workflow
+from tests.support import until_a_session_waits_on_a_lock
 
 STEPS = [set_fields({"a": 1}), format_text("x")]
 CREDITS = run_credits([{"step_type": "action", **step} for step in STEPS])
@@ -47,6 +50,9 @@ async def ledger(database: Database) -> dict[str, Any]:
             "reservations": await rows("select id, user_id, credits from credit_reservations"),
             "reserved": dict(await rows("select id, credits_reserved from profiles")),
             "jobs": await rows("select dedupe_key from pgqueuer where entrypoint = 'autofy.run_execution'"),
+            "job_log": await rows(
+                "select l.job_id, q.id from pgqueuer_log l left join pgqueuer q on q.id = l.job_id"
+            ),
         }
 
 
@@ -82,12 +88,14 @@ async def test_a_batch_of_mixed_users_starts_what_each_users_credits_cover(datab
     assert {row[0] for row in written["executions"]} == ids
     assert {row[0] for row in written["reservations"]} == ids
     assert sorted(written["jobs"]) == sorted((f"{run}:1",) for run in ids)
+    assert len(written["job_log"]) == len(ids)
+    assert all(job_id == queued for job_id, queued in written["job_log"])  # none for a refused run
     assert written["reserved"][rich.id] == 3 * CREDITS
     assert written["reserved"][broke.id] == 0
     assert written["reserved"][tight.id] == 2 * CREDITS
 
 
-async def test_a_repeated_dedupe_key_starts_one_run_and_gives_the_other_reservation_back(
+async def test_a_repeated_dedupe_key_starts_one_run_and_reserves_for_it_once(
     database: Database,
 ) -> None:
     user = await create_user(database)
@@ -126,8 +134,7 @@ async def test_a_workflow_that_is_not_active_is_refused_without_stopping_the_bat
 
 
 async def test_a_period_that_ended_rolls_over_before_the_batch_reserves(database: Database) -> None:
-    # The fast path (one update per user) does not apply to a period that has ended: the runs go
-    # one by one through reserve_credits, which starts the new period first.
+    # The new period starts before the batch writes anything; its runs then reserve together.
     user = await create_user(database, credits_used=1000, credits_limit=1000)
     async with database.service_session() as session:
         await session.execute(
@@ -146,3 +153,52 @@ async def test_a_period_that_ended_rolls_over_before_the_batch_reserves(database
         used = await session.scalar(text("select credits_used from profiles where id = :id"), {"id": user.id})
     assert used == 0
     assert (await ledger(database))["reserved"][user.id] == 2 * CREDITS
+
+
+async def test_a_run_started_late_in_its_transaction_started_when_the_start_ran(database: Database) -> None:
+    # A scheduler prepares a batch a second or two before its slot and starts it at the slot, in
+    # one transaction: the runs started at the slot, not when the transaction began.
+    user = await create_user(database)
+    workflow = await scheduled(database, user)
+    async with database.service_session() as session:
+        transaction_began = await session.scalar(text("select now()"))
+        prepared = await prepare_starts(session, [slot(workflow)])
+        before_the_start = await session.scalar(text("select clock_timestamp()"))
+        [execution_id] = await start_prepared(session, prepared)
+    async with database.service_session() as session:
+        started_at = await session.scalar(
+            text("select started_at from workflow_executions where id = :id"), {"id": execution_id}
+        )
+    assert transaction_began < before_the_start < started_at
+
+
+@pytest.mark.parametrize("period_ended", [False, True])
+async def test_batches_of_one_user_started_at_once_all_start(
+    database_url: str, database: Database, period_ended: bool
+) -> None:
+    # Two schedulers' batches at the same slot: the second waits for the first's reservation and
+    # then starts too, also when the first run of a new period rolls the credits over.
+    user = await create_user(database, credits_limit=1000)
+    if period_ended:
+        async with database.service_session() as session:
+            await session.execute(
+                text(
+                    "update profiles set credits_used = 1000, credits_period_start = now() - interval '2 months',"
+                    " credits_period_end = now() - interval '1 month' where id = :id"
+                ),
+                {"id": user.id},
+            )
+    workflows = [await scheduled(database, user) for _ in range(4)]
+
+    async with database.service_session() as session:
+        first = await start_executions(session, [slot(workflow) for workflow in workflows[:2]])
+        second = asyncio.create_task(start_batch(database, [slot(workflow) for workflow in workflows[2:]]))
+        # The first batch holds the profile until it commits: the second waits for it.
+        await until_a_session_waits_on_a_lock(database_url)
+        assert not second.done()
+
+    results = first + await asyncio.wait_for(second, timeout=10)
+    assert all(isinstance(result, uuid.UUID) for result in results)
+    written = await ledger(database)
+    assert len(written["executions"]) == len(written["jobs"]) == len(written["reservations"]) == 4
+    assert written["reserved"][user.id] == 4 * CREDITS

@@ -3,6 +3,7 @@ controllable clock for schedulers, and small helpers to read executions."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from autofy.security.crypto import CredentialCipher
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.service import on_workflow_status_changed
 from tests.factories import User, Workflow
+from tests.support import WAIT_SECONDS
 
 
 @pytest.fixture
@@ -34,15 +36,37 @@ def connectors(api_settings: Settings) -> ConnectorAccess:
 
 @dataclass
 class FakeClock:
-    """A scheduler's clock that moves only when the test moves it."""
+    """A scheduler's clock that moves only when the test moves it. A scheduler waiting for a slot
+    (`sleep`) waits until the test moves the clock, so a test can act while a batch is prepared."""
 
     now: datetime = field(default_factory=lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    sleeping: int = 0  # how many are waiting for the clock to move
+    _moved: asyncio.Event = field(default_factory=asyncio.Event)
+    _slept: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        moved = self._moved
+        self.sleeping += 1
+        self._slept.set()
+        try:
+            await moved.wait()
+        finally:
+            self.sleeping -= 1
+
+    async def wait_for_sleepers(self, count: int = 1) -> None:
+        """Until `count` schedulers wait for the clock to move (a condition, with a deadline)."""
+        async with asyncio.timeout(WAIT_SECONDS):
+            while self.sleeping < count:
+                self._slept.clear()
+                await self._slept.wait()
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ async def gmail_user(database: Database, fake_gmail: FakeGmail, connectors: Conn
 
 @pytest.fixture
 def scheduler(database: Database, connectors: ConnectorAccess, clock: FakeClock) -> Scheduler:
-    return Scheduler(database, connectors, clock=clock)
+    return Scheduler(database, connectors, clock=clock, sleep=clock.sleep)
 
 
 async def subjects(database: Database, workflow: Workflow) -> list[str]:
@@ -156,8 +156,8 @@ async def test_no_email_fires_twice_across_polls_and_racing_schedulers(
     await activate(workflow, gmail_user, now=clock.now)
     other_database = Database(database_url, pool_size=4)
     schedulers = [
-        Scheduler(database, connectors, clock=clock),
-        Scheduler(other_database, connectors, clock=clock),
+        Scheduler(database, connectors, clock=clock, sleep=clock.sleep),
+        Scheduler(other_database, connectors, clock=clock, sleep=clock.sleep),
     ]
     try:
         for batch in range(3):

@@ -143,14 +143,18 @@ class StartOutcome:
     execution_id: uuid.UUID | None
 
 
-async def start_runs(connection: Connection, runs: list[RunToStart]) -> list[StartOutcome]:
-    """Reserve, record and enqueue `runs` in one statement (migration 0013_fast_start); one
-    outcome per run, in order."""
-    if not runs:
+def runs_json(runs: list[RunToStart]) -> str:
+    """`runs` as the JSON array `start_runs` passes to `public.start_executions`."""
+    return "[" + ",".join(run.as_json() for run in runs) + "]"
+
+
+async def start_runs(connection: Connection, runs_json: str) -> list[StartOutcome]:
+    """Reserve, record and enqueue the runs of `runs_json` (`runs_json()`) in one statement
+    (migrations 0013_fast_start, 0016_schedule_prepare); one outcome per run, in order."""
+    if runs_json == "[]":
         return []
     rows = await connection.fetch(
-        "select ord, execution_id, outcome from public.start_executions($1::jsonb) order by ord",
-        "[" + ",".join(run.as_json() for run in runs) + "]",
+        "select ord, execution_id, outcome from public.start_executions($1::jsonb) order by ord", runs_json
     )
     return [StartOutcome(row["outcome"], row["execution_id"]) for row in rows]
 

@@ -8,6 +8,7 @@ job in that same transaction, so the execution exists and will run exactly when 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -85,23 +86,50 @@ async def start_executions(
     order, its execution's id or why it was refused (the error `start_execution` would raise);
     the refused ones leave nothing behind. Same rules as `start_execution`, which is this with one
     request."""
+    return await start_prepared(session, await prepare_starts(session, requests))
+
+
+@dataclass(frozen=True)
+class PreparedStarts:
+    """`start_executions`' work before the writing (its workflows read, its rules applied, its
+    runs encoded), for `start_prepared` to finish later in the same transaction."""
+
+    requests: list[StartRequest]
+    refusals: dict[int, DomainError]  # by the request's position
+    positions: list[int]  # the request each run is for
+    runs: list[repository.RunToStart]
+    runs_json: str
+
+
+async def prepare_starts(session: AsyncSession, requests: list[StartRequest]) -> PreparedStarts:
+    """Read the requests' workflows and apply the rules that need no writing (a scheduler does
+    this ahead of a slot). The runs are the workflows as read here: a caller that starts them
+    later keeps the workflows from changing meanwhile."""
     connection = await raw_connection(session)
     workflows = await repository.workflows_to_start(
         connection, list(dict.fromkeys(request.workflow_id for request in requests))
     )
-    results: dict[int, uuid.UUID | DomainError] = {}
+    refusals: dict[int, DomainError] = {}
     runs: list[repository.RunToStart] = []
     positions: list[int] = []
     for position, request in enumerate(requests):
         try:
             runs.append(_run_to_start(workflows.get(request.workflow_id), request))
         except DomainError as refused:
-            results[position] = refused
+            refusals[position] = refused
         else:
             positions.append(position)
-    for position, result in zip(positions, await _record(connection, runs), strict=True):
+    return PreparedStarts(requests, refusals, positions, runs, repository.runs_json(runs))
+
+
+async def start_prepared(session: AsyncSession, prepared: PreparedStarts) -> list[uuid.UUID | DomainError]:
+    """Reserve, record and enqueue the prepared runs (one `public.start_executions`): for each
+    request, in order, its execution's id or why it was refused."""
+    results: dict[int, uuid.UUID | DomainError] = dict(prepared.refusals)
+    recorded = await _record(await raw_connection(session), prepared.runs, prepared.runs_json)
+    for position, result in zip(prepared.positions, recorded, strict=True):
         results[position] = result
-    return [results[position] for position in range(len(requests))]
+    return [results[position] for position in range(len(prepared.requests))]
 
 
 def run_credits(plan: list[dict[str, Any]]) -> int:
@@ -141,7 +169,7 @@ async def _start(
         extra_metadata=extra_metadata,
         resume_from=resume_from,
     )
-    [result] = await _record(connection, [run])
+    [result] = await _record(connection, [run], repository.runs_json([run]))
     if isinstance(result, DomainError):
         raise result
     return result
@@ -207,12 +235,16 @@ def _run_to_start(
     )
 
 
-async def _record(connection: Connection, runs: list[repository.RunToStart]) -> list[uuid.UUID | DomainError]:
-    """Reserve, record and enqueue `runs` in one statement; each one's execution id (the first
-    one's for a repeated dedupe key), or the refusal of a run whose credits were not left."""
+async def _record(
+    connection: Connection, runs: list[repository.RunToStart], runs_json: str
+) -> list[uuid.UUID | DomainError]:
+    """Reserve, record and enqueue `runs` (encoded as `runs_json`) in one statement; each one's
+    execution id (the first one's for a repeated dedupe key), or the refusal of a run whose
+    credits were not left."""
     usage_of: dict[uuid.UUID, CreditUsage] = {}
     results: list[uuid.UUID | DomainError] = []
-    for run, started in zip(runs, await repository.start_runs(connection, runs), strict=True):
+    started_by_trigger: Counter[str] = Counter()
+    for run, started in zip(runs, await repository.start_runs(connection, runs_json), strict=True):
         if started.outcome == "refused":
             # Read once per user: a batch may hold many runs of one user out of credits.
             if run.user_id not in usage_of:
@@ -221,8 +253,10 @@ async def _record(connection: Connection, runs: list[repository.RunToStart]) -> 
             continue
         assert started.execution_id is not None, "a started or existing run has an id"
         if started.outcome == "started":
-            metrics.executions_started.labels(run.metadata["trigger_type"]).inc()
+            started_by_trigger[run.metadata["trigger_type"]] += 1
         results.append(started.execution_id)
+    for trigger_type, count in started_by_trigger.items():
+        metrics.executions_started.labels(trigger_type).inc(count)
     return results
 
 

@@ -317,15 +317,29 @@ async def put_schedule(
     )
 
 
-async def claim_due_schedules(session: AsyncSession, now: datetime, limit: int) -> list[StoredSchedule]:
-    """Due schedules, locked for this transaction; ones another scheduler holds are skipped."""
-    rows = await session.execute(
-        select(*_SCHEDULE_COLUMNS)
-        .where(workflow_schedules.c.next_fire_at <= now)
-        .order_by(workflow_schedules.c.next_fire_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+# The schedules' rows are locked `for update`: another scheduler skips them. Their workflows are
+# locked `for key share`, the lock the runs' inserts take on them anyway (their foreign key): it
+# blocks only what locks a workflow `for update` (every edit, pause or delete does, first), so
+# the workflow cannot change or go between a batch's preparation and its start, and such a change
+# waits for the start instead of deadlocking with it (it would then wait on the schedule's row
+# while the start waits on the workflow's). A workflow being changed right now is skipped, not
+# waited for: it is claimed again once the change is committed.
+_CLAIM_DUE_SCHEDULES = text("""
+select s.workflow_id, s.expression, s.timezone, s.next_fire_at
+from public.workflow_schedules s
+join public.workflows w on w.id = s.workflow_id
+where s.next_fire_at <= :due_by
+order by s.next_fire_at
+limit :limit
+for update of s skip locked
+for key share of w skip locked
+""")
+
+
+async def claim_due_schedules(session: AsyncSession, due_by: datetime, limit: int) -> list[StoredSchedule]:
+    """Schedules due by `due_by`, locked for this transaction with their workflows (see above);
+    ones another scheduler holds, or whose workflow is being changed, are skipped."""
+    rows = await session.execute(_CLAIM_DUE_SCHEDULES, {"due_by": due_by, "limit": limit})
     return [_stored_schedule(row) for row in rows]
 
 
@@ -607,7 +621,9 @@ async def set_integration_status(
 
 # --- executions -------------------------------------------------------------------------------
 
-# `dedupe_key` is the engine's column (0003_engine), not in autofy.db.tables: plain SQL here.
+# `dedupe_key` is the engine's column (0003_engine), not in autofy.db.tables: plain SQL here. The
+# times are the statement's, not the transaction's: a scheduler's transaction begins before the slot
+# it records (0016_schedule_prepare).
 _RECORD_REFUSED_EXECUTIONS = text("""
 with refused as (
   select * from jsonb_to_recordset(cast(:refusals as jsonb)) as r(
@@ -617,8 +633,8 @@ recorded as (
   insert into public.workflow_executions
     (workflow_id, user_id, trigger_data, execution_status, completed_at, duration, error_message,
      metadata, dedupe_key)
-  select w.id, w.user_id, r.trigger_data, 'failed', now(), interval '0', r.error_message, r.metadata,
-         r.dedupe_key
+  select w.id, w.user_id, r.trigger_data, 'failed', statement_timestamp(), interval '0', r.error_message,
+         r.metadata, r.dedupe_key
   from refused r join public.workflows w on w.id = r.workflow_id
   on conflict (workflow_id, dedupe_key) where dedupe_key is not null do nothing
   returning workflow_id
@@ -629,7 +645,7 @@ per_workflow as (
 update public.workflows w
 set total_executions = coalesce(w.total_executions, 0) + p.runs,
     failed_executions = coalesce(w.failed_executions, 0) + p.runs,
-    last_executed_at = now()
+    last_executed_at = statement_timestamp()
 from per_workflow p
 where w.id = p.workflow_id
 """)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autofy.engine.service import StartRequest, start_executions
+from autofy.engine.service import PreparedStarts, StartRequest, prepare_starts, start_prepared
 from autofy.errors import DomainError
 from autofy.triggers import repository
 
@@ -35,9 +35,14 @@ async def start_or_record_many(session: AsyncSession, requests: list[StartReques
     """`start_or_record` for many runs in a few statements (a scheduler's batch): each run's id,
     or None for a refused one, in order. Each request needs its `dedupe_key`, so a refusal is
     recorded once however often it is retried."""
-    results = await start_executions(session, requests)
+    return await start_or_record_prepared(session, await prepare_starts(session, requests))
+
+
+async def start_or_record_prepared(session: AsyncSession, prepared: PreparedStarts) -> list[uuid.UUID | None]:
+    """`start_or_record_many` for requests prepared earlier in this transaction (`prepare_starts`)."""
+    results = await start_prepared(session, prepared)
     refusals: list[repository.RefusedRun] = []
-    for request, result in zip(requests, results, strict=True):
+    for request, result in zip(prepared.requests, results, strict=True):
         if not isinstance(result, DomainError):
             continue
         logger.info(
