@@ -242,14 +242,16 @@ def start_processes(
         "AUTOFY_PORT": str(port),
     }
     autofy = [sys.executable, "-m", "autofy"]
-    if not arguments.worker_processes:
-        return [subprocess.Popen([*autofy, "serve"], cwd=REPOSITORY, env=environment)]  # noqa: S603
-    processes = [subprocess.Popen([*autofy, "api"], cwd=REPOSITORY, env=environment)]  # noqa: S603
-    processes += [
-        subprocess.Popen([*autofy, "worker"], cwd=REPOSITORY, env=environment)  # noqa: S603
-        for _ in range(arguments.worker_processes)
+    commands = (
+        [["serve"]]
+        if not arguments.worker_processes
+        else [["api"]] + [["worker"]] * arguments.worker_processes
+    )
+    # Their banners go to stderr: the benchmark's stdout is its JSON report alone.
+    return [
+        subprocess.Popen([*autofy, *command], cwd=REPOSITORY, env=environment, stdout=sys.stderr)  # noqa: S603
+        for command in commands
     ]
-    return processes
 
 
 async def wait_healthy(base: str) -> None:
