@@ -127,9 +127,9 @@ async def phase(
     connection = await asyncpg.connect(database_url)
     try:
         await drained(connection, time.time() + 120)
+        before = await machine_before()
         cpu_before = {name: cpu_seconds(pids) for name, pids in groups.items()}
-        machine_before = machine_busy_seconds()
-        load_before = os.getloadavg()
+        machine_before_seconds = machine_busy_seconds()
         began = time.time()
         wrk = await asyncio.to_thread(
             subprocess.run,
@@ -141,7 +141,7 @@ async def phase(
         ended = time.time()
         window = ended - began
         cpu = {name: round(cpu_seconds(pids) - cpu_before[name], 1) for name, pids in groups.items()}
-        cpu["whole_machine"] = round(machine_busy_seconds() - machine_before, 1)
+        cpu["whole_machine"] = round(machine_busy_seconds() - machine_before_seconds, 1)
         at_end = await counts(connection, began, ended)
         await asyncio.sleep(5)
         waiting = await connection.fetchval(WAITING)
@@ -154,7 +154,8 @@ async def phase(
             "still_waiting_5s_after": waiting,
             **parse_wrk(wrk.stdout),
             "cpu_seconds": cpu,
-            "load_average": load_average(load_before),
+            "machine_before": before,
+            "load_average_after": [round(value, 2) for value in os.getloadavg()],
         }
     finally:
         await connection.close()
@@ -177,11 +178,14 @@ async def wrk_phase(
     return result
 
 
-def load_average(before: tuple[float, float, float]) -> dict[str, list[float]]:
-    """The machine's 1/5/15-minute load averages when a phase began and ended (it is shared)."""
+async def machine_before() -> dict[str, Any]:
+    """How busy the shared machine was just before a phase: the load averages lag by a minute
+    (and carry the previous phase), so also the cores busy over the last 3 s."""
+    busy = machine_busy_seconds()
+    await asyncio.sleep(3)
     return {
-        "before": [round(value, 2) for value in before],
-        "after": [round(value, 2) for value in os.getloadavg()],
+        "load_average": [round(value, 2) for value in os.getloadavg()],
+        "busy_cores_last_3s": round((machine_busy_seconds() - busy) / 3, 2),
     }
 
 
@@ -226,8 +230,8 @@ async def open_loop_phase(
     try:
         await drained(connection, time.time() + 300)
         autofy = [pid for root in roots for pid in descendants(root)]
-        cpu_before, machine_before = cpu_seconds(autofy), machine_busy_seconds()
-        load_before = os.getloadavg()
+        before = await machine_before()
+        cpu_before, machine_before_seconds = cpu_seconds(autofy), machine_busy_seconds()
         memory_before = resident_mib(autofy)
         watch = Watch(roots)
         watching = asyncio.create_task(watch.run(watched))
@@ -256,7 +260,7 @@ async def open_loop_phase(
             "autofy": round(
                 cpu_seconds([pid for root in roots for pid in descendants(root)]) - cpu_before, 1
             ),
-            "whole_machine": round(machine_busy_seconds() - machine_before, 1),
+            "whole_machine": round(machine_busy_seconds() - machine_before_seconds, 1),
             "generator": load["generator_cpu_seconds"],
         }
         executions = await accounting(connection, phase_began, accepted, load["idempotency_key_prefix"])
@@ -283,7 +287,8 @@ async def open_loop_phase(
             "autofy_cpu_ms_per_execution": round(cpu["autofy"] / executions["recorded"] * 1000, 3)
             if executions["recorded"]
             else None,
-            "load_average": load_average(load_before),
+            "machine_before": before,
+            "load_average_after": [round(value, 2) for value in os.getloadavg()],
         }
     finally:
         await watched.close()
