@@ -243,7 +243,7 @@ async def open_loop_phase(
                 *("--accepted", accepted_file.name),
             ]
             if arguments.honour_retry_after:
-                command.append("--honour-retry-after")
+                command += ["--honour-retry-after", "--give-up-after", str(arguments.give_up_after)]
             generator = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
             output, _ = await generator.communicate()
             if generator.returncode:
@@ -406,6 +406,12 @@ def main() -> None:
         "--honour-retry-after",
         action="store_true",
         help="the open-loop sender sends refused deliveries again after Retry-After",
+    )
+    parser.add_argument(
+        "--give-up-after",
+        type=float,
+        default=300,
+        help="with --honour-retry-after: seconds after which the sender gives a delivery up",
     )
     parser.add_argument("--max-connections", type=int, default=1000, help="the open-loop sender's cap")
     parser.add_argument(
