@@ -62,6 +62,7 @@ class Figures:
     statuses: Counter[int] = field(default_factory=Counter)
     accepted_ms: list[float] = field(default_factory=list)  # 202, from the attempt's due time
     delivered_ms: list[float] = field(default_factory=list)  # 202, from the delivery's first due time
+    attempts_per_accepted: list[float] = field(default_factory=list)
     refused_ms: list[float] = field(default_factory=list)  # 503/429
     refusals_with_retry_after: Counter[str] = field(default_factory=Counter)
     refusals_without_retry_after: int = 0
@@ -151,7 +152,7 @@ class OpenLoop:
         self.open_connections = 0
         self.peak_connections = 0
         self.waiting: deque[Delivery] = deque()  # due while every connection was busy
-        self.outstanding = 0  # deliveries neither accepted nor given up
+        self.outstanding = 0  # deliveries not settled yet (accepted, refused for good, failed, given up)
         self.retry_handles: set[asyncio.TimerHandle] = set()
         self.connecting: set[asyncio.Task[None]] = set()
         self.given_up = 0
@@ -250,6 +251,7 @@ class OpenLoop:
         if answer.status == 202:
             figures.accepted_ms.append((now - delivery.due) * 1000)
             figures.delivered_ms.append((now - delivery.first_due) * 1000)
+            figures.attempts_per_accepted.append(delivery.attempts)
             execution_id = json.loads(answer.body)["execution_id"]
             figures.accepted.append((execution_id, time.time(), delivery.key or "-"))
             self.settled()
@@ -325,6 +327,9 @@ class OpenLoop:
             "connect_errors": figures.connect_errors,
             "ack_ms": summary(figures.accepted_ms),
             "delivered_ms": summary(figures.delivered_ms) if self.honour_retry_after else None,
+            "attempts_per_accepted_delivery": summary(figures.attempts_per_accepted)
+            if self.honour_retry_after
+            else None,
             "refused_ms": summary(figures.refused_ms),
             "send_lag_ms": summary(figures.send_lag_ms),
             "connections": {
