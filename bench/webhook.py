@@ -7,7 +7,9 @@ Starts `autofy serve` (or `autofy api` plus `--worker-processes` × `autofy work
 creates one active webhook workflow (trigger + core/set_fields + core/format_text), then:
 1. saturation: `--total` webhooks sent with `--concurrency` in flight: completed executions/s;
 2. steady load: `--rate` webhooks/s for `--seconds`: webhook acknowledgement latency p50/p99
-   and acknowledgement-to-completion p50/p99.
+   and acknowledgement-to-completion p50/p99. httpx costs ~1 ms of CPU per request in this
+   process, on the server's cores: for fixed rates above ~100/s use
+   `python -m bench.webhook_load --rate R` (bench/open_loop.py, ~0.15 ms per request).
 PostgreSQL runs with its default durability (synchronous_commit on; the report says so).
 """
 
