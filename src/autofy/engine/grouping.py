@@ -28,9 +28,12 @@ class _Waiting(Generic[Item, Answer]):
 
 
 class Grouped(Generic[Item, Answer]):
-    """`await grouped(item)`: `serve` called on a group of items, its answers handed back in order."""
+    """`await grouped(item)`: `serve` called on a group of items, its answers handed back in order
+    (an answer that is an exception is raised to that item's caller alone)."""
 
-    def __init__(self, serve: Callable[[list[Item]], Awaitable[Sequence[Answer]]], *, max_group: int) -> None:
+    def __init__(
+        self, serve: Callable[[list[Item]], Awaitable[Sequence[Answer | Exception]]], *, max_group: int
+    ) -> None:
         self._serve = serve
         self._max_group = max_group
         self._waiting: list[_Waiting[Item, Answer]] = []

@@ -67,6 +67,12 @@ scheduler_lateness = Histogram(
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
     registry=REGISTRY,
 )
+webhook_batch_size = Histogram(
+    "autofy_webhook_batch_size",
+    "Webhook deliveries looked up and started in one transaction (they arrived together).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    registry=REGISTRY,
+)
 webhook_rejections = Counter(
     "autofy_webhook_rejections_total",
     "Webhook deliveries refused, by reason (unknown, inactive, signature, too_large, credits, …).",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, true, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, bindparam, delete, func, select, text, true, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from autofy.db import tables
@@ -170,34 +171,39 @@ class WebhookTarget:
     trigger_step: dict[str, Any] | None  # step 1 when it names an app trigger (telegram/new_message)
 
 
-def _webhook_target_query() -> Any:
+def _webhook_targets_query() -> Any:
     h, w, first = workflow_webhooks, tables.workflows, _first_step()
     return (
-        select(h.c.workflow_id, h.c.signing_secret, *_trigger_columns(first))
+        select(h.c.token, h.c.workflow_id, h.c.signing_secret, *_trigger_columns(first))
         .select_from(h.join(w, w.c.id == h.c.workflow_id).outerjoin(first, true()))
-        .where(h.c.token == bindparam("token"))
+        .where(h.c.token == func.any(bindparam("tokens", type_=ARRAY(Text))))
     )
 
 
 # Built once: composing the lateral join costs more CPU than the query's round trip, and every
 # webhook delivery runs it.
-_WEBHOOK_TARGET = _webhook_target_query()
+_WEBHOOK_TARGETS = _webhook_targets_query()
+
+
+async def webhook_targets(session: AsyncSession, tokens: Sequence[str]) -> dict[str, WebhookTarget]:
+    """The targets of those `tokens` that name one, in one query whatever the tokens (so every
+    answer costs the same, and deliveries arriving together are looked up together)."""
+    targets = {}
+    for row in await session.execute(_WEBHOOK_TARGETS, {"tokens": list(tokens)}):
+        signing = webhook_signing(row.trigger_config or {}, row.signing_secret)
+        targets[row.token] = WebhookTarget(
+            workflow_id=row.workflow_id,
+            signing_secret=signing[1],
+            accepting=row.status == "active" and row.trigger_type == "webhook",
+            require_signature=signing[0],
+            generated_secret=row.signing_secret,
+            trigger_step=_trigger_step(row),
+        )
+    return targets
 
 
 async def webhook_target(session: AsyncSession, token: str) -> WebhookTarget | None:
-    """One query whatever the token names, so every answer costs the same."""
-    row = (await session.execute(_WEBHOOK_TARGET, {"token": token})).one_or_none()
-    if row is None:
-        return None
-    signing = webhook_signing(row.trigger_config or {}, row.signing_secret)
-    return WebhookTarget(
-        workflow_id=row.workflow_id,
-        signing_secret=signing[1],
-        accepting=row.status == "active" and row.trigger_type == "webhook",
-        require_signature=signing[0],
-        generated_secret=row.signing_secret,
-        trigger_step=_trigger_step(row),
-    )
+    return (await webhook_targets(session, [token])).get(token)
 
 
 def webhook_signing(trigger_config: dict[str, Any], generated_secret: str) -> tuple[bool, str]:

@@ -11,11 +11,10 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from autofy.auth.dependencies import AppSettings, Principal, RequestMeta, UserSession, require
-from autofy.db.engine import Database
-from autofy.dependencies import get_database
 from autofy.errors import BadRequestError, DomainError, PayloadTooLargeError, error_responses
 from autofy.observability import metrics
 from autofy.triggers import service, webhook
+from autofy.triggers.intake import WebhookIntake
 from autofy.triggers.polling import ConnectorAccess
 from autofy.triggers.schemas import WebhookAccepted, WebhookEndpoint, WebhookIgnored
 
@@ -44,9 +43,7 @@ _DELIVERY_RESPONSES = {
     responses=_DELIVERY_RESPONSES,
     operation_id="deliver_webhook_put",
 )
-async def receive_delivery(
-    token: str, request: Request, database: Annotated[Database, Depends(get_database)]
-) -> WebhookAccepted | JSONResponse:
+async def receive_delivery(token: str, request: Request) -> WebhookAccepted | JSONResponse:
     """Start a run of the webhook workflow this URL belongs to.
 
     The body may be JSON, a form or anything else (kept as text). Send an `Idempotency-Key` header
@@ -66,9 +63,10 @@ async def receive_delivery(
             query=list(request.query_params.multi_items()),
         )
         # The caller is anonymous (the token is its only credential) and executions are written by
-        # the service role only. The block commits before the answer: a 202 names a durable execution.
-        async with database.service_session() as session:
-            outcome = await webhook.deliver(session, token, delivery, now=datetime.now(UTC))
+        # the service role only, in a transaction that commits before the answer: a 202 names a
+        # durable execution. Deliveries arriving together share that transaction (triggers.intake).
+        intake: WebhookIntake = request.app.state.webhook_intake
+        outcome = await intake.deliver(token, delivery, now=datetime.now(UTC))
     except DomainError as error:
         # By the answer's code only: /metrics must not tell an unknown token from a paused one.
         metrics.webhook_rejections.labels(error.code).inc()

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from autofy.engine.service import start_execution
+from autofy.engine.service import StartRequest, start_execution
 from autofy.errors import BadRequestError, NotFoundError, ValidationFailedError
 from autofy.input_guard import MAX_JSON_DEPTH, UnstorableInput, check_storable
 from autofy.triggers import repository, telegram
@@ -116,13 +116,30 @@ class Delivery:
         return next((value for key, value in self.headers if key == name), None)
 
 
-async def deliver(
-    session: AsyncSession, token: str, delivery: Delivery, *, now: datetime
-) -> uuid.UUID | WebhookIgnored:
-    """Start the run a delivery asks for and return its id (the first one's, for a repeated
-    Idempotency-Key or Telegram update). Runs in a service-role transaction: executions are the
-    service's to write."""
-    target = await repository.webhook_target(session, token)
+@dataclass(frozen=True)
+class CheckedDelivery:
+    """A delivery its target accepts, and what starting its run takes."""
+
+    target: repository.WebhookTarget
+    # The run to start; None for a Telegram update (its trigger data is the update, filtered).
+    request: StartRequest | None
+    # An Autofy signature to remember until it expires, so a replay starts nothing new.
+    replay_key: str | None = None
+    replay_expires_at: datetime | None = None
+
+    @property
+    def only_a_start(self) -> StartRequest | None:
+        """The run to start when starting it is all the delivery takes (most deliveries): such
+        deliveries arriving together start in one transaction (`triggers.intake`)."""
+        return self.request if self.replay_key is None else None
+
+
+def check_delivery(
+    target: repository.WebhookTarget | None, delivery: Delivery, now: datetime
+) -> CheckedDelivery:
+    """Whether `target` (the token's, None for an unknown token) accepts `delivery`, by every rule
+    that needs no writing; raises the error its sender gets otherwise (the same 404 for an unknown
+    token, a paused workflow or a bad signature, after the same work)."""
     signature = check_signature(target.signing_secret if target else _DECOY_SECRET, delivery, now)
     telegram_secret_ok = telegram.secret_valid(
         target.generated_secret if target else _DECOY_SECRET, delivery.header(telegram.SECRET_HEADER)
@@ -133,13 +150,7 @@ async def deliver(
         # Telegram proves itself with the secret token set with the webhook, not with a signature.
         if not telegram_secret_ok:
             raise NotFoundError(NOT_FOUND_MESSAGE)
-        execution_id = await telegram.start_run(
-            session, workflow_id=target.workflow_id, trigger_step=target.trigger_step, body=delivery.body
-        )
-        return execution_id or WebhookIgnored(
-            reason="No run started: the update is not a message the trigger's filters accept, or the "
-            "run was refused (then recorded as a failed execution)."
-        )
+        return CheckedDelivery(target, request=None)
     if target.require_signature and not signature.valid:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     idempotency_key = delivery.header(IDEMPOTENCY_HEADER)
@@ -148,24 +159,53 @@ async def deliver(
             f"The Idempotency-Key header must have 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
             details=[{"field": "headers.idempotency-key", "message": "Too long or empty."}],
         )
-    replay_key = signature.replay_key if signature.valid else None
-    if replay_key is not None:
-        assert signature.expires_at is not None
-        claimed = await repository.claim_signature(
-            session, target.workflow_id, replay_key, expires_at=signature.expires_at
-        )
-        if not claimed:
-            # The same signed delivery again (a replay, or a retry of the very same request).
-            return await repository.signature_run(session, target.workflow_id, replay_key)
-    execution_id = await start_execution(
-        session,
+    request = StartRequest(
         workflow_id=target.workflow_id,
         trigger_type="webhook",
         trigger_data=trigger_data(delivery),
         dedupe_key=_dedupe_key(signature, idempotency_key),
     )
-    if replay_key is not None:
-        await repository.record_signature_run(session, target.workflow_id, replay_key, execution_id)
+    if signature.valid and signature.replay_key is not None:
+        return CheckedDelivery(target, request, signature.replay_key, signature.expires_at)
+    return CheckedDelivery(target, request)
+
+
+async def deliver(
+    session: AsyncSession, token: str, delivery: Delivery, *, now: datetime
+) -> uuid.UUID | WebhookIgnored:
+    """Start the run a delivery asks for and return its id (the first one's, for a repeated
+    Idempotency-Key or Telegram update). Runs in a service-role transaction: executions are the
+    service's to write."""
+    checked = check_delivery(await repository.webhook_target(session, token), delivery, now)
+    workflow_id = checked.target.workflow_id
+    if checked.request is None:
+        trigger_step = checked.target.trigger_step
+        assert trigger_step is not None, "a Telegram delivery's workflow starts with its trigger step"
+        execution_id = await telegram.start_run(
+            session, workflow_id=workflow_id, trigger_step=trigger_step, body=delivery.body
+        )
+        return execution_id or WebhookIgnored(
+            reason="No run started: the update is not a message the trigger's filters accept, or the "
+            "run was refused (then recorded as a failed execution)."
+        )
+    if checked.replay_key is not None:
+        assert checked.replay_expires_at is not None
+        claimed = await repository.claim_signature(
+            session, workflow_id, checked.replay_key, expires_at=checked.replay_expires_at
+        )
+        if not claimed:
+            # The same signed delivery again (a replay, or a retry of the very same request).
+            return await repository.signature_run(session, workflow_id, checked.replay_key)
+    request = checked.request
+    execution_id = await start_execution(
+        session,
+        workflow_id=workflow_id,
+        trigger_type=request.trigger_type,
+        trigger_data=request.trigger_data,
+        dedupe_key=request.dedupe_key,
+    )
+    if checked.replay_key is not None:
+        await repository.record_signature_run(session, workflow_id, checked.replay_key, execution_id)
     return execution_id
 
 
