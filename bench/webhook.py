@@ -7,7 +7,9 @@ Starts `autofy serve` (or `autofy api` plus `--worker-processes` × `autofy work
 creates one active webhook workflow (trigger + core/set_fields + core/format_text), then:
 1. saturation: `--total` webhooks sent with `--concurrency` in flight: completed executions/s;
 2. steady load: `--rate` webhooks/s for `--seconds`: webhook acknowledgement latency p50/p99
-   and acknowledgement-to-completion p50/p99.
+   and acknowledgement-to-completion p50/p99. httpx costs ~1 ms of CPU per request in this
+   process, on the server's cores: for fixed rates above ~100/s use
+   `python -m bench.webhook_load --rate R` (bench/open_loop.py, ~0.15 ms per request).
 PostgreSQL runs with its default durability (synchronous_commit on; the report says so).
 """
 
@@ -242,14 +244,16 @@ def start_processes(
         "AUTOFY_PORT": str(port),
     }
     autofy = [sys.executable, "-m", "autofy"]
-    if not arguments.worker_processes:
-        return [subprocess.Popen([*autofy, "serve"], cwd=REPOSITORY, env=environment)]  # noqa: S603
-    processes = [subprocess.Popen([*autofy, "api"], cwd=REPOSITORY, env=environment)]  # noqa: S603
-    processes += [
-        subprocess.Popen([*autofy, "worker"], cwd=REPOSITORY, env=environment)  # noqa: S603
-        for _ in range(arguments.worker_processes)
+    commands = (
+        [["serve"]]
+        if not arguments.worker_processes
+        else [["api"]] + [["worker"]] * arguments.worker_processes
+    )
+    # Their banners go to stderr: the benchmark's stdout is its JSON report alone.
+    return [
+        subprocess.Popen([*autofy, *command], cwd=REPOSITORY, env=environment, stdout=sys.stderr)  # noqa: S603
+        for command in commands
     ]
-    return processes
 
 
 async def wait_healthy(base: str) -> None:
