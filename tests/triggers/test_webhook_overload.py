@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from autofy.app import create_app
 from autofy.db.engine import Database
+from autofy.triggers.admission import REFUSALS_PER_SECOND, WebhookAdmission
 from tests.api_fixtures import BASE_URL, api_settings_for
 from tests.triggers.conftest import executions_of
 from tests.triggers.test_webhooks import hook_path, webhook_workflow
@@ -105,3 +106,33 @@ async def test_deliveries_past_the_backlog_bound_get_503_and_nothing_acknowledge
     )
     assert [run["trigger_data"]["body"]["n"] for run in runs] == [0, 1, 2]
     assert await queued_jobs(database_url) == 3
+
+
+def test_retry_after_grows_while_refusals_run_past_their_budget_and_falls_back_when_they_stop() -> None:
+    now = [0.0]
+    middle = [0.5]  # where in its window a retry is sent: 0.5 gives the window's middle
+    # No delivery fits (in flight bound 0): every one is refused, as senders retrying in a storm.
+    admission = WebhookAdmission(
+        max_in_flight=0, max_backlog=1_000, clock=lambda: now[0], spread=lambda: middle[0]
+    )
+
+    def refuse(times: int) -> list[int]:
+        answers = [admission.refusal() for _ in range(times)]
+        return [answer.retry_after for answer in answers if answer is not None]
+
+    assert set(refuse(10 * REFUSALS_PER_SECOND)) == {1}  # the first second: the plain answer
+    now[0] = 1.0
+    [wait] = refuse(1)
+    assert wait == 10  # ten times the budget came back within a second: wait ten times longer
+    refuse(REFUSALS_PER_SECOND - 1)
+    now[0] = 2.0
+    middle[0] = 0.0
+    assert refuse(1) == [5]  # at the budget the wait holds, spread over [0.5, 1.5) of it
+    middle[0] = 0.99
+    assert refuse(1) == [15]
+    now[0] = 12.0
+    middle[0] = 0.5
+    assert refuse(1) == [1]  # quiet since: the plain answer again
+    message = admission.refusal()
+    assert message is not None
+    assert "Send it again in 1 s" in message.message

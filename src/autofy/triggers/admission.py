@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
@@ -35,6 +38,13 @@ BACKLOG_CHECK_SECONDS = 0.25
 # A busy moment passes within a second; a backlog takes a few seconds to drain.
 BUSY_RETRY_AFTER_SECONDS = 1
 BACKLOG_RETRY_AFTER_SECONDS = 5
+# Refusals a second past which senders are told to wait longer. Under sustained overload every
+# refused delivery comes back after its Retry-After: with a fixed one the retries grow with the
+# deliveries waiting, until refusing them takes the CPU the runs need (docs/performance.md §7).
+# Each second's refusals scale the next second's wait, so retries settle near this rate (a
+# refusal costs ~0.1 ms of the API's CPU: this is a few percent of a core).
+REFUSALS_PER_SECOND = 300
+MAX_RETRY_AFTER_SECONDS = 120
 
 # Runs due now that no worker has picked yet (delayed steps and retries waiting their turn are not
 # backlog). pgqueuer's partial index on queued jobs answers it.
@@ -44,27 +54,61 @@ _READY_JOBS = text("select count(*) from pgqueuer where status = 'queued' and ex
 class WebhookAdmission:
     """One per API process (app.state.webhook_admission), checked by WebhookAdmissionMiddleware."""
 
-    def __init__(self, *, max_in_flight: int, max_backlog: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_in_flight: int,
+        max_backlog: int,
+        clock: Callable[[], float] = time.monotonic,
+        spread: Callable[[], float] = random.random,
+    ) -> None:
         self.max_in_flight = max_in_flight
         self.max_backlog = max_backlog
         self.in_flight = 0
         self.backlog = 0  # as last sampled
+        self._clock = clock
+        self._spread = spread  # in [0, 1): where in its window a sender's retry falls
+        self._second_began = clock()
+        self._refused_this_second = 0
+        self._wait_scale = 1.0  # what the waits are multiplied by, from the refusals' rate
 
     def refusal(self) -> OverloadedError | None:
         """Why one more delivery cannot be taken now, if it cannot."""
         if self.in_flight >= self.max_in_flight:
+            wait = self._wait(BUSY_RETRY_AFTER_SECONDS)
             return OverloadedError(
-                BUSY_RETRY_AFTER_SECONDS,
+                wait,
                 f"Autofy is working on {self.max_in_flight} deliveries already; nothing was recorded. "
-                f"Send it again in {BUSY_RETRY_AFTER_SECONDS} s.",
+                f"Send it again in {wait} s.",
             )
         if self.backlog >= self.max_backlog:
+            wait = self._wait(BACKLOG_RETRY_AFTER_SECONDS)
             return OverloadedError(
-                BACKLOG_RETRY_AFTER_SECONDS,
+                wait,
                 f"{self.backlog} runs are waiting for a worker; nothing was recorded. "
-                f"Send it again in {BACKLOG_RETRY_AFTER_SECONDS} s.",
+                f"Send it again in {wait} s.",
             )
         return None
+
+    def _wait(self, least: int) -> int:
+        """The Retry-After of one more refusal: `least`, or longer and spread while refusals run
+        past REFUSALS_PER_SECOND (the retries of many senders then arrive over the window instead
+        of all at once)."""
+        now = self._clock()
+        elapsed = now - self._second_began
+        if elapsed >= 1:
+            rate = self._refused_this_second / elapsed
+            # Multiplicative: retries settle where the rate meets the budget, whatever the number
+            # of deliveries waiting; a quiet second brings the waits back down as fast.
+            self._wait_scale = min(
+                MAX_RETRY_AFTER_SECONDS, max(1.0, self._wait_scale * rate / REFUSALS_PER_SECOND)
+            )
+            self._second_began, self._refused_this_second = now, 0
+        self._refused_this_second += 1
+        if self._wait_scale <= 1:
+            return least
+        spread = math.ceil(least * self._wait_scale * (0.5 + self._spread()))
+        return min(MAX_RETRY_AFTER_SECONDS, max(least, spread))
 
     @contextmanager
     def holding(self) -> Iterator[None]:
