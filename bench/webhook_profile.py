@@ -199,7 +199,7 @@ async def profile(url: str, postmaster: int, arguments: argparse.Namespace, fold
         for spy in spies:
             await spy.wait()
         output, _ = await load.communicate()
-        load_report = json.loads(output.decode().split("\n", 1)[1])
+        load_report = json.loads(output)
     finally:
         if load.returncode is None:
             load.terminate()
