@@ -11,7 +11,7 @@ batch, and the per-transaction work (role, round trips, the commit) is shared.
 
 Each delivery still gets its own answer: its run's id, or its own refusal (404, 402, 413, 422...).
 Deliveries that need more than a start (a Telegram update, an Autofy signature to remember) are
-handed back and go through `webhook.deliver` in a transaction of their own; a batch that fails is
+handed back, as checked, and started in a transaction of their own (`webhook.start_checked`); a batch that fails is
 started again delivery by delivery (`engine.grouping`), so one bad delivery never costs the others
 theirs.
 """
@@ -35,11 +35,12 @@ from autofy.triggers.schemas import WebhookIgnored
 MAX_BATCH: Final = 256
 
 
+@dataclass(frozen=True)
 class _OnItsOwn:
-    """The answer for a delivery that must go through `webhook.deliver` in its own transaction."""
+    """The answer for a delivery that needs more than a start: it is started in a transaction of
+    its own, as checked in the batch (not looked up and checked again)."""
 
-
-_ON_ITS_OWN: Final = _OnItsOwn()
+    checked: webhook.CheckedDelivery
 
 
 @dataclass(frozen=True)
@@ -66,17 +67,16 @@ class WebhookIntake:
         answer = await self._grouped(_Arrived(token, delivery, now))
         if isinstance(answer, _OnItsOwn):
             async with self.database.service_session() as session:
-                return await webhook.deliver(session, token, delivery, now=now)
+                return await webhook.start_checked(session, answer.checked, delivery)
         return answer
 
     async def _start_batch(self, batch: list[_Arrived]) -> list[uuid.UUID | _OnItsOwn | DomainError]:
-        """Each delivery's run id, its refusal (raised to its sender), or `_ON_ITS_OWN`."""
+        """Each delivery's run id, its refusal (raised to its sender), or `_OnItsOwn`."""
         # Executions are the service's to write; the block commits before anyone is answered.
         async with self.database.service_session() as session:
             targets = await repository.webhook_targets(session, [arrived.token for arrived in batch])
             answers: list[uuid.UUID | _OnItsOwn | DomainError] = []
-            requests: list[StartRequest] = []
-            positions: list[int] = []
+            starts: dict[int, StartRequest] = {}  # by position in `answers`
             for arrived in batch:
                 try:
                     checked = webhook.check_delivery(
@@ -87,13 +87,11 @@ class WebhookIntake:
                     continue
                 request = checked.only_a_start
                 if request is not None:
-                    positions.append(len(answers))
-                    requests.append(request)
-                answers.append(_ON_ITS_OWN)  # for a run to start, replaced by its answer below
-            if requests:
-                for position, started in zip(
-                    positions, await start_executions(session, requests), strict=True
-                ):
-                    answers[position] = started
+                    starts[len(answers)] = request
+                answers.append(_OnItsOwn(checked))  # for a run to start, replaced by its answer below
+            if starts:
+                started = await start_executions(session, list(starts.values()))
+                for position, answer in zip(starts, started, strict=True):
+                    answers[position] = answer
         metrics.webhook_batch_size.observe(len(batch))
         return answers

@@ -177,6 +177,14 @@ async def deliver(
     Idempotency-Key or Telegram update). Runs in a service-role transaction: executions are the
     service's to write."""
     checked = check_delivery(await repository.webhook_target(session, token), delivery, now)
+    return await start_checked(session, checked, delivery)
+
+
+async def start_checked(
+    session: AsyncSession, checked: CheckedDelivery, delivery: Delivery
+) -> uuid.UUID | WebhookIgnored:
+    """`deliver` for a delivery `check_delivery` has accepted already (in a service-role
+    transaction; starting the run checks again that the workflow is active)."""
     workflow_id = checked.target.workflow_id
     if checked.request is None:
         trigger_step = checked.target.trigger_step
