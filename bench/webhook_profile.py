@@ -3,16 +3,19 @@ statement.
 
     python -m bench.webhook_profile                      # 20 connections, a 12 s window
     python -m bench.webhook_profile --connections 10 --window 10
+    python -m bench.webhook_profile --rate 2000          # overload: open loop, refusals included
 
 Starts an embedded PostgreSQL with `pg_stat_statements` loaded, runs `bench.webhook_load` against
-it (one closed-loop `wrk` phase, `--seconds` long), and inside that phase, over `--window` seconds:
-- the CPU of each process from /proc: the API (`autofy serve`), its worker processes, wrk, and
+it (one closed-loop `wrk` phase, or with `--rate` one open-loop phase, `--seconds` long), and
+inside that phase, over `--window` seconds:
+- the CPU of each process from /proc: the API (`autofy serve`), its worker processes, the load
+  generator (wrk or bench.open_loop), and
   PostgreSQL (the postmaster, its background processes and every backend, exited ones included);
 - the runs completed in the window, hence CPU milliseconds per run for each;
 - with `py-spy` on PATH (`pip install py-spy`), the API's and the worker's busiest functions
   (share of samples in which each appears, `py-spy record --nonblocking`);
 - PostgreSQL's statements by time per run (`pg_stat_statements` over the window, top-level
-  statements; their time includes lock waits).
+  statements; their time includes lock waits), and the time spent planning them.
 Prints one JSON document. Needs to see PostgreSQL's processes (run as the same user or as root).
 """
 
@@ -83,7 +86,7 @@ def groups(load_pid: int, postmaster: int) -> dict[str, list[int]]:
     return {
         "api": api,
         "worker": [pid for pid in mine if "spawn_main" in table[pid][1]],
-        "wrk": [pid for pid in mine if table[pid][1].startswith("wrk")],
+        "generator": [pid for pid in mine if is_generator(table[pid][1])],
         "postgres": [postmaster, *descendants(postmaster, table)],
     }
 
@@ -114,14 +117,17 @@ async def statements(url: str, runs: int) -> list[dict[str, Any]]:
     connection = await asyncpg.connect(url)
     try:
         rows = await connection.fetch(
-            "select calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') as query"
-            " from pg_stat_statements where toplevel order by total_exec_time desc limit 12"
+            "select calls, total_exec_time, total_plan_time, rows,"
+            " regexp_replace(query, '\\s+', ' ', 'g') as query"
+            " from pg_stat_statements where toplevel"
+            " order by total_exec_time + total_plan_time desc limit 12"
         )
     finally:
         await connection.close()
     return [
         {
             "us_per_run": round(1000 * row["total_exec_time"] / runs, 1),
+            "planning_us_per_run": round(1000 * row["total_plan_time"] / runs, 1),
             "rows_per_call": round(row["rows"] / row["calls"], 1),
             "calls": row["calls"],
             "statement": row["query"][:100],
@@ -137,18 +143,25 @@ def server_with_statements(stack: ExitStack) -> tuple[str, int]:
     url = embedded.start()
     stack.callback(embedded.stop)
     asyncio.run(admin(url, "alter system set shared_preload_libraries = 'pg_stat_statements'"))
+    asyncio.run(admin(url, "alter system set pg_stat_statements.track_planning = on"))
     embedded.restart()
     asyncio.run(admin(url, "create extension if not exists pg_stat_statements"))
     postmaster = int((embedded.pgdata / "postmaster.pid").read_text().split()[0])
     return url, postmaster
 
 
+def is_generator(command: str) -> bool:
+    return command.startswith("wrk") or "bench.open_loop" in command
+
+
 def wait_for_phase(load_pid: int, seconds: int) -> None:
-    """Until the measured phase's wrk (the one that runs for `seconds`; the warm-up runs 3 s) runs."""
+    """Until the measured phase's generator runs: the open-loop one, or the wrk that runs for
+    `seconds` (the warm-up's runs 3 s)."""
     while True:
         table = processes()
         if any(
-            f"-d{seconds}s" in table[pid][1] and table[pid][1].startswith("wrk")
+            ("bench.open_loop" in table[pid][1] or f"-d{seconds}s" in table[pid][1])
+            and is_generator(table[pid][1])
             for pid in descendants(load_pid, table)
         ):
             return
@@ -158,7 +171,12 @@ def wait_for_phase(load_pid: int, seconds: int) -> None:
 async def profile(url: str, postmaster: int, arguments: argparse.Namespace, folder: Path) -> dict[str, Any]:
     load = await asyncio.create_subprocess_exec(
         sys.executable,
-        *("-m", "bench.webhook_load", "--connections", str(arguments.connections)),
+        *("-m", "bench.webhook_load"),
+        *(
+            ("--rate", str(arguments.rate))
+            if arguments.rate
+            else ("--connections", str(arguments.connections))
+        ),
         *("--seconds", str(arguments.seconds), "--port", str(arguments.port)),
         env=dict(os.environ, AUTOFY_DATABASE_URL=url),
         stdout=subprocess.PIPE,
@@ -206,7 +224,9 @@ async def profile(url: str, postmaster: int, arguments: argparse.Namespace, fold
             await load.wait()
     per_run = {part: round(1000 * (after[part] - before[part]) / max(completed, 1), 3) for part in before}
     return {
-        "connections": arguments.connections,
+        "load": f"{arguments.rate} deliveries/s open loop"
+        if arguments.rate
+        else f"{arguments.connections} connections",
         "window_seconds": round(ended - began, 1),
         "completed_in_window": completed,
         "completed_per_second": round(completed / (ended - began), 1),
@@ -235,7 +255,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--connections", type=int, default=20)
-    parser.add_argument("--seconds", type=int, default=30, help="the wrk phase")
+    parser.add_argument("--rate", type=float, help="an open-loop phase at this rate instead of wrk's")
+    parser.add_argument("--seconds", type=int, default=30, help="the load phase")
     parser.add_argument("--window", type=int, default=12, help="the measured window inside it")
     parser.add_argument("--settle", type=float, default=5, help="seconds into the phase before the window")
     parser.add_argument("--top", type=int, default=25, help="functions listed per process")

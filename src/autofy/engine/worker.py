@@ -49,7 +49,7 @@ from autofy.db.engine import Database, database_unavailable
 from autofy.engine import queue, repository
 from autofy.engine.actions import ActionInvoker
 from autofy.engine.config import EngineConfig
-from autofy.engine.connections import ServicePool
+from autofy.engine.connections import FIXED_PLANS, ServicePool
 from autofy.engine.queue import RUN_EXECUTION, ExecutionJob
 from autofy.engine.runner import ExecutionRunner, RunState, Superseded
 from autofy.notifications.jobs import EMAIL_CONCURRENCY, SEND_NOTIFICATION_EMAIL, NotificationEmails
@@ -150,7 +150,8 @@ class QueueWorker:
     async def _connect(self) -> tuple[asyncpg.Connection, AsyncpgDriver]:
         # Named, so operators (and the crash tests) see the workers in pg_stat_activity.
         connection = await asyncpg.connect(
-            self.database_url, server_settings={"application_name": WORKER_APPLICATION_NAME}
+            self.database_url,
+            server_settings={"application_name": WORKER_APPLICATION_NAME} | FIXED_PLANS,
         )
         driver = AsyncpgDriver(connection)
         try:
