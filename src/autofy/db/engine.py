@@ -24,7 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 _SET_ROLE_AND_CLAIMS = text(
-    "select set_config('role', :role, true), set_config('request.jwt.claims', :claims, true)"
+    "select set_config('role', :role, true), set_config('request.jwt.claims', :claims, true),"
+    " set_config('plan_cache_mode', :plans, true)"
 )
 _CURRENT_ROLE = text("select current_setting('role')")
 _SET_ROLE = text("select set_config('role', :role, true)")
@@ -134,14 +135,26 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def service_session(self) -> AsyncIterator[AsyncSession]:
-        """A transaction as `service_role` (bypasses RLS): for workers, the scheduler, sign-up."""
-        async with self._transaction(role="service_role", claims={"role": "service_role"}) as s:
+    async def service_session(self, *, fixed_plans: bool = False) -> AsyncIterator[AsyncSession]:
+        """A transaction as `service_role` (bypasses RLS): for workers, the scheduler, sign-up.
+
+        `fixed_plans`: for a hot path whose statements' best plans do not depend on the values
+        bound (lookups by key, arrays of ids). PostgreSQL otherwise plans some of them afresh at
+        every call, which can cost more than running them (docs/performance.md)."""
+        async with self._transaction(
+            role="service_role", claims={"role": "service_role"}, fixed_plans=fixed_plans
+        ) as s:
             yield s
 
     @asynccontextmanager
-    async def _transaction(self, *, role: str, claims: Mapping[str, Any]) -> AsyncIterator[AsyncSession]:
-        parameters = {"role": role, "claims": json.dumps(dict(claims))}
+    async def _transaction(
+        self, *, role: str, claims: Mapping[str, Any], fixed_plans: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        parameters = {
+            "role": role,
+            "claims": json.dumps(dict(claims)),
+            "plans": "force_generic_plan" if fixed_plans else "auto",
+        }
         # Closing the session rolls back whatever was not committed: an error in the block.
         async with self._sessions() as session:
             try:

@@ -73,7 +73,7 @@ class WebhookIntake:
     async def _start_batch(self, batch: list[_Arrived]) -> list[uuid.UUID | _OnItsOwn | DomainError]:
         """Each delivery's run id, its refusal (raised to its sender), or `_OnItsOwn`."""
         # Executions are the service's to write; the block commits before anyone is answered.
-        async with self.database.service_session() as session:
+        async with self.database.service_session(fixed_plans=True) as session:
             targets = await repository.webhook_targets(session, [arrived.token for arrived in batch])
             answers: list[uuid.UUID | _OnItsOwn | DomainError] = []
             starts: dict[int, StartRequest] = {}  # by position in `answers`
