@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 _SET_ROLE_AND_CLAIMS = text(
     "select set_config('role', :role, true), set_config('request.jwt.claims', :claims, true),"
-    " set_config('plan_cache_mode', :plans, true)"
+    # Unchanged (the server's own setting) unless the transaction asks for fixed plans.
+    " set_config('plan_cache_mode', coalesce(:plans, current_setting('plan_cache_mode')), true)"
 )
 _CURRENT_ROLE = text("select current_setting('role')")
 _SET_ROLE = text("select set_config('role', :role, true)")
@@ -153,7 +154,7 @@ class Database:
         parameters = {
             "role": role,
             "claims": json.dumps(dict(claims)),
-            "plans": "force_generic_plan" if fixed_plans else "auto",
+            "plans": "force_generic_plan" if fixed_plans else None,
         }
         # Closing the session rolls back whatever was not committed: an error in the block.
         async with self._sessions() as session:
