@@ -15,7 +15,10 @@ inside that phase, over `--window` seconds:
 - with `py-spy` on PATH (`pip install py-spy`), the API's and the worker's busiest functions
   (share of samples in which each appears, `py-spy record --nonblocking`);
 - PostgreSQL's statements by time per run (`pg_stat_statements` over the window, top-level
-  statements; their time includes lock waits), and the time spent planning them.
+  statements; their time includes lock waits), and the time spent planning them;
+- what PostgreSQL's busy backends wait on (a lock, the WAL flush of a commit, or nothing: on CPU),
+  by statement: `pg_stat_activity` sampled every 5 ms, as the average number of backends in each
+  state.
 Prints one JSON document. Needs to see PostgreSQL's processes (run as the same user or as root).
 """
 
@@ -42,6 +45,7 @@ from autofy.db.embedded import EmbeddedPostgres
 from bench.database import admin
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WAIT_SAMPLE_SECONDS = 0.005
 # A frame in this share of the busiest frame's samples is the start-up's, not work.
 _EVERYWHERE = 0.98
 
@@ -136,6 +140,34 @@ async def statements(url: str, runs: int) -> list[dict[str, Any]]:
     ]
 
 
+_ACTIVE = """
+select coalesce(wait_event_type || ': ' || wait_event, 'on CPU') as waiting,
+       left(regexp_replace(query, '\\s+', ' ', 'g'), 60) as statement
+from pg_stat_activity
+where state = 'active' and backend_type = 'client backend' and pid <> pg_backend_pid()
+"""
+
+
+async def waits(url: str, seconds: float) -> list[dict[str, Any]]:
+    """What the busy backends wait on, by statement: the average number of backends in each state
+    over `seconds`, sampled every few milliseconds. An autocommit statement shows its own commit
+    (WAL flush) under its text."""
+    connection = await asyncpg.connect(url)
+    samples, seen = 0, collections.Counter[tuple[str, str]]()
+    try:
+        ends = time.monotonic() + seconds
+        while time.monotonic() < ends:
+            samples += 1
+            seen.update((row["waiting"], row["statement"]) for row in await connection.fetch(_ACTIVE))
+            await asyncio.sleep(WAIT_SAMPLE_SECONDS)
+    finally:
+        await connection.close()
+    return [
+        {"backends": round(count / samples, 3), "waiting": waiting, "statement": statement}
+        for (waiting, statement), count in seen.most_common(15)
+    ]
+
+
 def server_with_statements(stack: ExitStack) -> tuple[str, int]:
     folder = Path(tempfile.mkdtemp(prefix="autofy-profile-", dir="/var/tmp"))
     stack.callback(shutil.rmtree, folder, True)
@@ -205,7 +237,7 @@ async def profile(url: str, postmaster: int, arguments: argparse.Namespace, fold
         ]
         await admin(url, "select pg_stat_statements_reset()")
         began, before = time.time(), group_cpu(pids, postmaster)
-        await asyncio.sleep(arguments.window)
+        waiting = await waits(url, arguments.window)
         ended, after = time.time(), group_cpu(pids, postmaster)
         completed = await fetch_value(
             bench_url,
@@ -238,6 +270,7 @@ async def profile(url: str, postmaster: int, arguments: argparse.Namespace, fold
             if (folder / f"{part}.raw").exists()
         },
         "statements": by_statement,
+        "backends_by_wait": waiting,
         "phase": load_report["phases"][0],
     }
 
