@@ -62,6 +62,7 @@ def test_connect_telegram_test_it_and_create_a_workflow_from_a_template(
     expect(page).to_have_url(re.compile(r"/integrations\?connected=[0-9a-f-]+#integration-"))
     card = page.locator(".connection", has_text="Telegram")
     expect(card.locator(".badge")).to_have_text("active")
+    page.wait_for_load_state()  # htmx ready: the test answers in the card, not in a page of its own
     with page.expect_response(re.compile(r"/integrations/[0-9a-f-]+/test$")):
         card.get_by_role("button", name="Test connection").click()
     result = page.locator(".test-result")

@@ -2,9 +2,11 @@
 // to the test's answer, so keyboard and screen reader users land on it instead of the page's top.
 "use strict";
 
-function forgetTestResults() {
-  document.querySelectorAll("[data-test-result]").forEach(function (result) {
-    result.removeAttribute("data-test-result");
+function focusTestResult() {
+  var result = document.querySelector("[data-test-result]");
+  if (result) result.focus();
+  document.querySelectorAll("[data-test-result]").forEach(function (answered) {
+    answered.removeAttribute("data-test-result");
   });
 }
 
@@ -17,12 +19,10 @@ function openReconnectForm() {
   if (form) form.open = true;
 }
 
+// A test clicked before htmx was ready posts the form and answers with a whole page: its answer
+// takes the focus there too.
 document.addEventListener("DOMContentLoaded", function () {
-  forgetTestResults();
+  focusTestResult();
   openReconnectForm();
 });
-document.addEventListener("htmx:afterSettle", function () {
-  var result = document.querySelector("[data-test-result]");
-  if (result) result.focus();
-  forgetTestResults();
-});
+document.addEventListener("htmx:afterSettle", focusTestResult);
