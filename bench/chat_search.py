@@ -21,7 +21,8 @@ run with the same folder and the same `--messages --users --topics --seed` skips
 the builds unless `--rebuild`); the server is stopped at the end of every run. `--rebuild` builds
 the HNSW index again (with `--hnsw-options`), `--ef-search` overrides the search function's
 `hnsw.ef_search` for the run (put back afterwards), `--shared-buffers` sets the embedded server's
-(ALTER SYSTEM, so it stays in a kept folder).
+(ALTER SYSTEM, so it stays in a kept folder) and `--prewarm` reads the HNSW index into it first
+(pg_prewarm), as on a server that has been answering searches for a while.
 
 Then it times the real search path as the first user, RLS-scoped (`chat.service.search_embedded`:
 everything `GET /api/v1/chat/search` does after the query is embedded, which is the provider's
@@ -549,6 +550,10 @@ async def prepare(
             )
         built = await build_indexes(connection, definitions, args.build_memory, args.hnsw_options)
         indexes = await index_sizes(connection) | built
+        if args.prewarm:
+            # As on a server that has been searching for a while: the HNSW index in shared_buffers.
+            await connection.execute("create extension if not exists pg_prewarm")
+            await connection.execute("select pg_prewarm('public.idx_chat_messages_embedding')")
         facts = await server_facts(connection)
     finally:
         await connection.close()
@@ -607,6 +612,9 @@ def main() -> None:
     )
     parser.add_argument("--ef-search", help="the search function's hnsw.ef_search for this run")
     parser.add_argument("--shared-buffers", help="the embedded server's shared_buffers (ALTER SYSTEM)")
+    parser.add_argument(
+        "--prewarm", action="store_true", help="read the HNSW index into shared_buffers before the searches"
+    )
     args = parser.parse_args()
     args.corpus = corpus(args.topics, np.random.default_rng(args.seed))
     query_rng = np.random.default_rng([args.seed, 2])
@@ -643,6 +651,7 @@ def main() -> None:
         "ef_search": args.ef_search,
         "hnsw_options": args.hnsw_options,
         "build_memory": args.build_memory,
+        "prewarm": args.prewarm,
         "load_average": [round(value, 2) for value in os.getloadavg()],
         **prepared,
         **figures,
