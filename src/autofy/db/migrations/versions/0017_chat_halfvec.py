@@ -1,5 +1,5 @@
-"""Chat search's HNSW index on half-precision vectors (pgvector >= 0.7), candidates re-ranked by
-the full-precision distance.
+"""Chat search's HNSW index on half-precision vectors (pgvector >= 0.7) with 32 links per node (ef_construction 128),
+candidates re-ranked by the full-precision distance, searches with hnsw.ef_search 200.
 
 Revision ID: 0017_chat_halfvec
 Revises: 0016_schedule_prepare
