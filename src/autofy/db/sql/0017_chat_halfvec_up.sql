@@ -2,8 +2,8 @@
 -- (docs/performance.md, "Chat search"; bench/chat_search.py measures it).
 --
 -- At 1,000,000 messages the full-precision HNSW index was 7.8 GB (one 6 KB vector per 8 KB
--- page): too big to stay cached beside the table, and its build needed 8 GB of memory. Indexing
--- `embedding::halfvec(1536)` halves both (two vectors per page). Half precision moves distances
+-- page): too big to stay cached beside the table. Indexing `embedding::halfvec(1536)` halves it
+-- (two vectors per page; 3.9 GB). Half precision moves distances
 -- by about 1e-4, enough to swap near neighbours, so the function takes twice the asked number of
 -- candidates from the index and returns the nearest of them by the full-precision distance (the
 -- stored vectors are unchanged): the order and the similarities it returns are exact ones.
