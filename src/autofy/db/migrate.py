@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,17 @@ import asyncpg
 if TYPE_CHECKING:
     from alembic.config import Config
 
+from autofy.db.embedded import SERVER_SETTINGS
 from autofy.security.crypto import CredentialCipher
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MINIMUM_SERVER_VERSION = 150000
 CONNECT_TIMEOUT_SECONDS = 10.0
+# Past this, the run queue's dead rows pile up between autovacuum's visits under sustained load and
+# slow every run (the embedded server runs with SERVER_SETTINGS' value).
+LONGEST_ADVISED_NAPTIME_SECONDS = 10
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -59,7 +66,8 @@ def describe_server(database_url: str) -> str:
 
 
 async def check_server(database_url: str) -> None:
-    """Fail with one clear line unless the server is reachable, recent enough, and has pgvector."""
+    """Fail with one clear line unless the server is reachable, recent enough, and has pgvector;
+    warn when its autovacuum leaves the run queue's dead rows too long."""
     where = describe_server(database_url)
     try:
         connection = await asyncpg.connect(_dsn(database_url), timeout=CONNECT_TIMEOUT_SECONDS)
@@ -84,8 +92,29 @@ async def check_server(database_url: str) -> None:
                 "on that server (Supabase has it built in), or unset AUTOFY_DATABASE_URL to use "
                 "the embedded database, which bundles it."
             )
+        autovacuum = await connection.fetchval("show autovacuum") == "on"
+        naptime_seconds = int(
+            await connection.fetchval("select setting from pg_settings where name = 'autovacuum_naptime'")
+        )
     finally:
         await connection.close()
+    advised = f"autovacuum_naptime = '{SERVER_SETTINGS['autovacuum_naptime']}'"
+    if not autovacuum:
+        logger.warning(
+            "autovacuum is off on PostgreSQL at %s: the run queue's dead rows are never cleared "
+            "and every run gets slower. Turn it on, with %s (docs/operations.md).",
+            where,
+            advised,
+        )
+    elif naptime_seconds > LONGEST_ADVISED_NAPTIME_SECONDS:
+        logger.warning(
+            "PostgreSQL at %s vacuums a database at most every %d s (autovacuum_naptime): under "
+            "sustained load the run queue's dead rows pile up in between and slow every run. "
+            "Set %s on that server (docs/operations.md).",
+            where,
+            naptime_seconds,
+            advised,
+        )
 
 
 # --- what the connecting role must be allowed to do before migrating ------------------------------
