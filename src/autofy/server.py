@@ -11,10 +11,12 @@ database, and exit 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Iterator, Sequence
@@ -45,6 +47,14 @@ class Parts:
 
 
 class _ApiServer(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # What the start-up built (modules, the app, its routes and pools) lives as long as the
+        # process: kept out of the cyclic collector's reach, its full passes stop walking it again
+        # and again under load, each one a pause every request waits out (as in the worker).
+        gc.collect()
+        gc.freeze()
+
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
         # Autofy's own handlers stop every part of the process, not only HTTP; uvicorn's would
