@@ -128,7 +128,7 @@ class Settings(BaseSettings):
         ),
     )
     webhook_max_in_flight: int = Field(
-        default=32,
+        default=128,
         ge=1,
         description=(
             "Webhook deliveries one API process works on at once; more get 503 with Retry-After "
