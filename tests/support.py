@@ -29,9 +29,13 @@ async def as_the_database_owner(database_url: str, sql: str) -> Any:
 
 
 async def until_a_session_waits_on_a_lock(database_url: str) -> None:
-    """Until some session of the server waits for a lock another one holds (with a deadline)."""
+    """Until some session of this database waits for a lock another one holds (with a deadline)."""
+    waiting = (
+        "select count(*) from pg_locks l join pg_stat_activity a using (pid)"
+        " where not l.granted and a.datname = current_database()"
+    )
     async with asyncio.timeout(WAIT_SECONDS):
         while True:
-            if await as_the_database_owner(database_url, "select count(*) from pg_locks where not granted"):
+            if await as_the_database_owner(database_url, waiting):
                 return
             await asyncio.sleep(0.01)
